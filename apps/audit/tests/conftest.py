@@ -1,0 +1,58 @@
+import datetime as dt
+import os
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from apps.audit.services import SYSTEM, Actor, record
+
+
+@pytest.fixture
+def log(admin, finance, team):
+    """A small log over three days, by two people and the system."""
+    by_ada = Actor(user=admin, ip="10.0.0.1")
+    by_fay = Actor(user=finance, ip="2001:db8::7")
+    return [
+        record_at("2026-03-01 09:00", by_ada, "team.created", team, name="Payments"),
+        record_at(
+            "2026-03-02 10:00",
+            by_ada,
+            "team.updated",
+            team,
+            changes={"name": ["Payments", "Pay"]},
+        ),
+        record_at("2026-03-02 23:59", by_fay, "user.password_changed", finance),
+        record_at("2026-03-03 00:00", SYSTEM, "auth.login_failed", username="mallory"),
+    ]
+
+
+def record_at(when, actor, action, target=None, **details):
+    moment = dt.datetime.fromisoformat(when).replace(tzinfo=dt.UTC)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timezone, "now", lambda: moment)
+        return record(actor, action, target, **details)
+
+
+@pytest.fixture
+def child_env(transactional_db):
+    """Return the environment for a child process that must see the test database.
+
+    The test's rows are committed (transactional_db), so a manage.py command or a
+    Celery worker started with this environment reads what the test wrote.
+    """
+    return {**os.environ, "DATABASE_URL": database_url()}
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    host = db["HOST"] or "localhost"
+    port = db["PORT"] or 5432
+    return (
+        f"postgres://{quote(db['USER'], safe='')}{password}@{host}:{port}/{db['NAME']}"
+    )

@@ -1,0 +1,127 @@
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from celery import Celery
+from celery.exceptions import TimeoutError as ResultTimeout
+from django.conf import settings
+
+from apps.audit.services import SYSTEM, record
+from apps.audit.tasks import verify_audit_chain
+from apps.audit.tests.tampering import change_details
+from console.celery import app
+
+RESULT_TIMEOUT = 30
+
+
+@dataclass
+class Worker:
+    queue: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()  # a warm shutdown: the current task finishes
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def worker(child_env, redis_url, tmp_path):
+    """Run a real Celery worker, on Redis and the test database, for one queue."""
+    queue = f"audit-test-{uuid.uuid4().hex[:12]}"
+    env = {
+        **child_env,
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_RESULT_BACKEND": redis_url,
+    }
+    command = [
+        sys.executable, "-m", "celery", "-A", "console", "worker",
+        "--pool=solo", "--concurrency=1", "-Q", queue, "--loglevel=INFO",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(  # noqa: S603 (our interpreter, fixed arguments)
+            command,
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    worker = Worker(queue, process, log_path)
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture
+def celery_client(redis_url):
+    # A client of its own: console.celery.app keeps the broker pool and result backend
+    # it built on first use, so pointing its settings at Redis afterwards is unreliable.
+    client = Celery(
+        "keyhold-test-client",
+        broker=redis_url,
+        backend=redis_url,
+        set_as_current=False,
+    )
+    yield client
+    client.close()
+
+
+def run_on(worker, celery_client) -> tuple[str, dict]:
+    result = celery_client.send_task(verify_audit_chain.name, queue=worker.queue)
+    deadline = time.monotonic() + RESULT_TIMEOUT
+    while True:
+        try:
+            return result.id, result.get(timeout=1)
+        except ResultTimeout:
+            if worker.process.poll() is not None:
+                pytest.fail(f"the worker exited early:\n{worker.log()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no result in {RESULT_TIMEOUT}s:\n{worker.log()}")
+
+
+def test_the_beat_schedule_names_the_registered_task():
+    name = settings.CELERY_BEAT_SCHEDULE["verify-audit-chain"]["task"]
+
+    assert name == verify_audit_chain.name == "apps.audit.tasks.verify_audit_chain"
+    assert name in app.tasks
+
+
+@pytest.mark.worker
+def test_worker_verifies_the_chain_and_logs_a_break(worker, celery_client):
+    events = [record(SYSTEM, "team.created", name=name) for name in "ABC"]
+
+    intact_id, intact = run_on(worker, celery_client)
+    change_details(events[1], '{"name": "Z"}')
+    broken_id, broken = run_on(worker, celery_client)
+    worker.stop()
+
+    assert intact == {
+        "ok": True,
+        "checked": 3,
+        "head": events[-1].hash,
+        "broken_event_id": None,
+    }
+    assert broken == {
+        "ok": False,
+        "checked": 1,
+        "head": events[0].hash,
+        "broken_event_id": events[1].pk,
+    }
+    log = worker.log()
+    assert f"task {intact_id}: audit chain intact: 3 events" in log
+    assert f"ERROR/MainProcess] task {broken_id}: audit chain broken at event" in log

@@ -1,0 +1,152 @@
+"""Shared fixtures: the personas every view and endpoint is tried with.
+
+- admin: platform admin, member of no team (admins see everything anyway);
+- finance: reads every team's objects, changes nothing;
+- engineer: member of the team "Payments";
+- outsider: an engineer of another team, "Search";
+- anonymous: nobody signed in.
+"""
+
+import os
+import shutil
+import socket
+
+import pytest
+from rest_framework.test import APIClient
+
+from apps.accounts.models import Role
+from apps.accounts.tests.factories import TeamFactory, UserFactory
+
+PERSONAS = ["admin", "finance", "engineer", "outsider", "anonymous"]
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    # Production settings hash static names through a manifest that only
+    # collectstatic writes; tests serve the files as they are.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {
+            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        },
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # The real hasher costs a second per persona; tests need no key stretching.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory(name="Payments", slug="payments")
+
+
+@pytest.fixture
+def other_team(db):
+    return TeamFactory(name="Search", slug="search")
+
+
+@pytest.fixture
+def admin(db):
+    return UserFactory(username="ada", role=Role.ADMIN)
+
+
+@pytest.fixture
+def finance(db):
+    return UserFactory(username="fay", role=Role.FINANCE)
+
+
+@pytest.fixture
+def engineer(team):
+    return UserFactory(username="eli", role=Role.ENGINEER, teams=[team])
+
+
+@pytest.fixture
+def outsider(other_team):
+    return UserFactory(username="oz", role=Role.ENGINEER, teams=[other_team])
+
+
+@pytest.fixture
+def people(admin, finance, engineer, outsider):
+    return {
+        "admin": admin,
+        "finance": finance,
+        "engineer": engineer,
+        "outsider": outsider,
+        "anonymous": None,
+    }
+
+
+@pytest.fixture
+def client_as(client, people):
+    """Return the test client signed in as the named persona."""
+
+    def sign_in(name):
+        client.logout()
+        if people[name] is not None:
+            client.force_login(people[name])
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def api_as(people):
+    """Return a DRF client authenticated by token as the named persona."""
+    from rest_framework.authtoken.models import Token
+
+    def authenticate(name):
+        api = APIClient()
+        if people[name] is not None:
+            token, _ = Token.objects.get_or_create(user=people[name])
+            api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return api
+
+    return authenticate
+
+
+def require_service(available: bool, reason: str):
+    """Skip locally when a service is missing; in CI a missing service is a failure."""
+    if available:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must provide it: see .ci/run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            reachable = True
+    except OSError:
+        reachable = False
+    require_service(reachable, "Redis is not reachable at 127.0.0.1:6379")
+    return url
+
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    require_service(
+        shutil.which(CHROMIUM) is not None,
+        f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)",
+    )
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    }

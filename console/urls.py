@@ -1,0 +1,26 @@
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from console import views
+from console.api import router
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("", include("apps.accounts.urls")),
+    path("projects/", include("apps.projects.urls")),
+    path("audit/", include("apps.audit.urls")),
+    path("api/v1/", include((router.urls, "api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    # Swagger UI sets inline styles; scripts stay 'self' only, as everywhere else.
+    path(
+        "api/docs/",
+        csp_update({"style-src": [UNSAFE_INLINE]})(
+            SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+        ),
+        name="api-docs",
+    ),
+    path("healthz", views.healthz, name="healthz"),
+    path("", include("django_prometheus.urls")),
+]
