@@ -21,6 +21,7 @@ COPY . .
 # for this step, which needs no secrets.
 RUN DEBUG=false \
     SECRET_KEY=collectstatic-during-image-build-only-not-a-deployment-key \
+    KEYHOLD_MASTER_KEYS=$(python -c "import base64, os; print(base64.b64encode(os.urandom(32)).decode())") \
     python manage.py collectstatic --no-input --verbosity 0 \
     && mkdir -p /app/data && chown -R keyhold:keyhold /app/data
 

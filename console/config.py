@@ -5,6 +5,10 @@ with a one-line reason, so a mistyped variable stops start-up instead of surfaci
 later as a confusing connection error.
 """
 
+import base64
+import binascii
+import os
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
@@ -61,3 +65,48 @@ def secret_key(env: environ.Env, debug: bool) -> str:
             "print(secrets.token_urlsafe(50))'), or set DEBUG=true for local use"
         )
     return key
+
+
+def master_keys(env: environ.Env, debug: bool, data_dir: Path) -> list[bytes]:
+    """Return the vault's master keys, the active one first.
+
+    Without KEYHOLD_MASTER_KEYS, local use (DEBUG on) gets a key generated once into
+    the data folder; anything else is refused, since secrets sealed under a key that
+    is later lost can never be opened again.
+    """
+    entries = env.list("KEYHOLD_MASTER_KEYS", default=[])
+    if not entries:
+        if not debug:
+            raise ImproperlyConfigured(
+                "KEYHOLD_MASTER_KEYS is not set while DEBUG is off: generate one with "
+                "python -c 'import base64, os; "
+                "print(base64.b64encode(os.urandom(32)).decode())' and keep it safe"
+            )
+        entries = [_local_master_key(data_dir)]
+    keys = []
+    for position, entry in enumerate(entries, start=1):
+        try:
+            key = base64.b64decode(entry.strip(), validate=True)
+        except binascii.Error:
+            key = b""
+        if len(key) != 32:
+            raise ImproperlyConfigured(
+                f"KEYHOLD_MASTER_KEYS entry {position} is not the base64 of 32 bytes"
+            )
+        keys.append(key)
+    return keys
+
+
+def _local_master_key(data_dir: Path) -> str:
+    path = data_dir / "master.key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two processes starting together must not write two different keys.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as file:
+                file.write(base64.b64encode(os.urandom(32)).decode())
+    return path.read_text().strip()

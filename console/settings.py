@@ -21,8 +21,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 DATA_DIR = Path(env.str("KEYHOLD_DATA_DIR", default=str(BASE_DIR / "data")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-# Reserved for the key vault: comma-separated base64 master keys, first one active.
-KEYHOLD_MASTER_KEYS = env.list("KEYHOLD_MASTER_KEYS", default=[])
+# The vault's master keys (comma-separated base64), the first one active.
+KEYHOLD_MASTER_KEYS = config.master_keys(env, DEBUG, DATA_DIR)
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.audit",
     "apps.projects",
+    "apps.vault",
+    "apps.keyrequests",
 ]
 
 MIDDLEWARE = [
