@@ -7,7 +7,10 @@ from rest_framework.views import exception_handler
 
 from apps.accounts.api import TeamViewSet, UserViewSet
 from apps.audit.api import AuditEventViewSet
+from apps.keyrequests.api import KeyRequestViewSet
 from apps.projects.api import EnvironmentViewSet, ProjectViewSet
+from apps.vault.api import KeyViewSet
+from apps.vault.api_leaks import LeakCheckViewSet
 
 router = DefaultRouter()
 router.register("users", UserViewSet)
@@ -15,6 +18,9 @@ router.register("teams", TeamViewSet)
 router.register("projects", ProjectViewSet)
 router.register("environments", EnvironmentViewSet)
 router.register("audit", AuditEventViewSet)
+router.register("key-requests", KeyRequestViewSet)
+router.register("keys", KeyViewSet)
+router.register("leak-check", LeakCheckViewSet, basename="leak-check")
 
 
 class Refused(exceptions.APIException):

@@ -101,12 +101,16 @@ def _local_master_key(data_dir: Path) -> str:
     path = data_dir / "master.key"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two processes starting together must not write two different keys.
+        # Write a whole file aside, then link it into place: a process starting at
+        # the same moment sees either no key or a complete one, and only one wins.
+        draft = data_dir / f"master.key.{os.getpid()}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(base64.b64encode(os.urandom(32)).decode())
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.link(draft, path)
         except FileExistsError:
             pass
-        else:
-            with os.fdopen(fd, "w") as file:
-                file.write(base64.b64encode(os.urandom(32)).decode())
+        finally:
+            draft.unlink()
     return path.read_text().strip()

@@ -231,6 +231,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.audit.tasks.verify_audit_chain",
         "schedule": 24 * 3600,
     },
+    "retire-overlapped-key-versions": {
+        "task": "apps.vault.tasks.retire_overlapped_versions",
+        "schedule": 5 * 60,
+    },
+    "expire-keys": {"task": "apps.vault.tasks.expire_keys", "schedule": 5 * 60},
+    "send-key-warnings": {
+        "task": "apps.vault.tasks.send_key_warnings",
+        "schedule": 24 * 3600,
+    },
 }
 
 # smtp://user:password@host:587 (smtp+tls://, smtp+ssl://), or consolemail:// to print.

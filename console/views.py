@@ -9,6 +9,8 @@ from django.views.decorators.http import require_safe
 
 from apps.accounts.services import visible_teams
 from apps.projects.services import visible_projects
+from apps.vault.services import visible_keys
+from apps.vault.warnings import HORIZON_DAYS, keys_needing_attention
 from console.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -21,6 +23,8 @@ def home(request):
         "teams": visible_teams(request.user).filter(memberships__user=request.user),
         "project_count": projects.count(),
         "recent_projects": projects.order_by("-created_at")[:5],
+        "key_warnings": keys_needing_attention(keys=visible_keys(request.user)),
+        "horizon_days": HORIZON_DAYS,
     }
     return render(request, "home.html", ctx)
 

@@ -22,7 +22,15 @@ class ProjectSerializer(serializers.ModelSerializer):
 class EnvironmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Environment
-        fields = ["id", "project", "name", "kind", "max_tier", "archived_at"]
+        fields = [
+            "id",
+            "project",
+            "name",
+            "kind",
+            "max_tier",
+            "max_key_age_days",
+            "archived_at",
+        ]
         read_only_fields = ["archived_at"]
         extra_kwargs = {"max_tier": {"required": False}}
 

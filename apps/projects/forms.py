@@ -31,7 +31,11 @@ class EnvironmentForm(forms.ModelForm):
 
     class Meta:
         model = Environment
-        fields = ["name", "kind", "max_tier"]
+        fields = ["name", "kind", "max_tier", "max_key_age_days"]
+        labels = {"max_key_age_days": "Maximum key age (days)"}
+        help_texts = {
+            "max_key_age_days": "Keys older than this must be rotated; empty: no limit."
+        }
 
     def __init__(self, *args, project=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,3 +1,4 @@
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from apps.accounts.models import Team
@@ -51,6 +52,12 @@ class Environment(models.Model):
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=16, choices=EnvironmentKind)
     max_tier = models.CharField(max_length=16, choices=Tier)
+    max_key_age_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Keys older than this must be rotated",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     archived_at = models.DateTimeField(null=True, blank=True)
 

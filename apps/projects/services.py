@@ -9,7 +9,7 @@ from apps.audit.services import Actor, record, save_changes, snapshot
 from apps.projects.models import Environment, Project
 
 PROJECT_FIELDS = ("team", "name", "slug", "description")
-ENVIRONMENT_FIELDS = ("project", "name", "kind", "max_tier")
+ENVIRONMENT_FIELDS = ("project", "name", "kind", "max_tier", "max_key_age_days")
 
 
 def visible_projects(user):

@@ -23,7 +23,8 @@ OPENAI = (
     r"|sk-[a-zA-Z0-9]{20}T3BlbkFJ[a-zA-Z0-9]{20}"
 )
 ANTHROPIC = r"sk-ant-(?:api03|admin01)-[A-Za-z0-9_-]{93}AA"
-GOOGLE = r"AIza[\w-]{35}"
+# Spelled out, not [\w-]: Python's \w also matches non-ASCII letters, RE2's does not.
+GOOGLE = r"AIza[A-Za-z0-9_-]{35}"
 DEEPSEEK = r"sk-[a-z0-9]{32}"
 
 # What a vendor accepts when a key is registered, anchored to the whole secret.
@@ -64,11 +65,15 @@ class Leak:
 
 # Scanner patterns: (vendor, compiled pattern). DeepSeek keys look like many other
 # `sk-` strings, so they count only with the word "deepseek" shortly before them.
+# ASCII: the rules come from Go's RE2, where \b and \s know only ASCII.
 SCAN_PATTERNS = [
-    (Vendor.OPENAI, re.compile(rf"\b({OPENAI}){_END}")),
-    (Vendor.ANTHROPIC, re.compile(rf"\b({ANTHROPIC}){_END}")),
-    (Vendor.GOOGLE, re.compile(rf"\b({GOOGLE}){_END}")),
-    (Vendor.DEEPSEEK, re.compile(rf"(?i:deepseek)[\s\S]{{0,40}}?\b({DEEPSEEK})\b")),
+    (Vendor.OPENAI, re.compile(rf"\b({OPENAI}){_END}", re.ASCII)),
+    (Vendor.ANTHROPIC, re.compile(rf"\b({ANTHROPIC}){_END}", re.ASCII)),
+    (Vendor.GOOGLE, re.compile(rf"\b({GOOGLE}){_END}", re.ASCII)),
+    (
+        Vendor.DEEPSEEK,
+        re.compile(rf"(?i:deepseek)[\s\S]{{0,40}}?\b({DEEPSEEK})\b", re.ASCII),
+    ),
 ]
 
 

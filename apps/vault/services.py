@@ -1,14 +1,19 @@
-"""The vault's rules: who sees which key, registering, and finding a key by secret."""
+"""The vault's rules: who sees which key, and every change to a key's life."""
+
+from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from apps.accounts.services import require_admin
-from apps.audit.services import Actor, record
+from apps.audit.models import AuditEvent
+from apps.audit.services import SYSTEM, Actor, record, save_changes
 from apps.vault import crypto, keyformats
-from apps.vault.models import KeyVersion, Secret, VendorKey
+from apps.vault.models import KeyStatus, KeyVersion, Secret, VendorKey
 
 
 def visible_keys(user):
@@ -115,3 +120,205 @@ def check_scope(project, environment) -> None:
 def require_visible(user, key: VendorKey) -> None:
     if not visible_keys(user).filter(pk=key.pk).exists():
         raise PermissionDenied("This key belongs to a team you are not part of.")
+
+
+# What an admin may change on a key; the secret changes only by rotation.
+EDIT_FIELDS = (
+    "name",
+    "vendor_key_id",
+    "project",
+    "environment",
+    "owner",
+    "allowed_models",
+    "monthly_cap_usd",
+    "expires_at",
+)
+ELEVATION = timedelta(minutes=5)
+MAX_OVERLAP_HOURS = 30 * 24
+
+
+def update_key(actor: Actor, key: VendorKey, **fields) -> VendorKey:
+    """Change a key's scope, owner or limits; every changed field is audited."""
+    require_admin(actor.user)
+    unknown = set(fields) - set(EDIT_FIELDS)
+    if unknown:
+        raise ValidationError(
+            f"These fields cannot be edited: {', '.join(sorted(unknown))}. "
+            "Rotate the key to change its secret."
+        )
+    check_scope(
+        fields.get("project", key.project), fields.get("environment", key.environment)
+    )
+    if "allowed_models" in fields:
+        fields["allowed_models"] = list(fields["allowed_models"])
+    return save_changes(actor, key, "key.updated", fields)
+
+
+def elevate(actor: Actor, key: VendorKey, password: str) -> datetime:
+    """Re-authenticate an admin before a reveal; return when the elevation ends.
+
+    A wrong password is recorded against the key and refused.
+    """
+    require_admin(actor.user)
+    if not password or not actor.user.check_password(password):
+        with transaction.atomic():
+            record(actor, "key.reveal_denied", key, reason="wrong password")
+        raise PermissionDenied("That password is not correct.")
+    return timezone.now() + ELEVATION
+
+
+def reveal_key(actor: Actor, key: VendorKey, *, elevated_until) -> str:
+    """The current secret of ``key``, for an admin who re-authenticated recently."""
+    require_admin(actor.user)
+    if elevated_until is None or elevated_until <= timezone.now():
+        raise PermissionDenied("Confirm your password before revealing a key.")
+    version = key.versions.select_related("secret").order_by("-number").first()
+    with transaction.atomic():
+        record(actor, "key.revealed", key, version=version.number, hint=version.hint)
+        return version.secret.reveal()
+
+
+def rotate_key(
+    actor: Actor,
+    key: VendorKey,
+    *,
+    secret: str,
+    vendor_key_id: str = "",
+    overlap_hours: int = 0,
+) -> KeyVersion:
+    """Register the replacement secret as a new version; the old one lasts the overlap.
+
+    Every attempt is audited: a refused one as ``key.rotation_failed`` with the reason.
+    """
+    require_admin(actor.user)
+    try:
+        _check_rotation(key, secret, overlap_hours)
+    except ValidationError as exc:
+        with transaction.atomic():
+            record(actor, "key.rotation_failed", key, reason=" ".join(exc.messages))
+        raise
+
+    now = timezone.now()
+    with transaction.atomic():
+        # Lock the key: two rotations at once must not take the same version number.
+        VendorKey.objects.select_for_update().filter(pk=key.pk).first()
+        previous = key.versions.order_by("-number").first()
+        sealed = Secret.seal(secret)
+        version = KeyVersion.objects.create(
+            key=key,
+            number=previous.number + 1,
+            secret=sealed,
+            vendor_key_id=vendor_key_id,
+            hint=keyformats.hint(secret),
+            created_by=actor.user,
+        )
+        previous.valid_until = now + timedelta(hours=overlap_hours)
+        if not overlap_hours:
+            previous.retired_at = now
+        previous.save(update_fields=["valid_until", "retired_at"])
+
+        key.hint, key.fingerprint = version.hint, sealed.fingerprint
+        key.vendor_key_id, key.rotated_at = vendor_key_id, now
+        key.save(update_fields=["hint", "fingerprint", "vendor_key_id", "rotated_at"])
+        record(
+            actor,
+            "key.rotated",
+            key,
+            version=version.number,
+            hint=version.hint,
+            previous_version=previous.number,
+            previous_valid_until=previous.valid_until,
+            overlap_hours=overlap_hours,
+        )
+    return version
+
+
+def revoke_key(actor: Actor, key: VendorKey, *, reason: str) -> VendorKey:
+    """Mark a key revoked in Keyhold, at once; every version stops counting as valid."""
+    require_admin(actor.user)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Say why the key is revoked: the reason is required.")
+    with transaction.atomic():
+        stored = VendorKey.objects.select_for_update().get(pk=key.pk)
+        if stored.status == KeyStatus.REVOKED:
+            raise ValidationError(
+                f"{stored.name} was already revoked on "
+                f"{stored.revoked_at:%Y-%m-%d %H:%M} UTC."
+            )
+        now = timezone.now()
+        key.status, key.revoked_at, key.revoke_reason = KeyStatus.REVOKED, now, reason
+        key.save(update_fields=["status", "revoked_at", "revoke_reason"])
+        key.versions.filter(retired_at=None).update(retired_at=now)
+        record(actor, "key.revoked", key, hint=key.hint, reason=reason)
+    return key
+
+
+def retire_overlapped_versions(now=None) -> int:
+    """Retire the versions whose overlap has ended; return how many were retired."""
+    now = now or timezone.now()
+    due = KeyVersion.objects.filter(retired_at=None, valid_until__lte=now)
+    retired = 0
+    for version in due.select_related("key").order_by("valid_until", "pk"):
+        with transaction.atomic():
+            # A conditional update claims the version: a concurrent run retires it
+            # once, and only the run that claimed it records the event.
+            claimed = KeyVersion.objects.filter(pk=version.pk, retired_at=None).update(
+                retired_at=now
+            )
+            if claimed:
+                record(
+                    SYSTEM,
+                    "key.version_retired",
+                    version.key,
+                    version=version.number,
+                    hint=version.hint,
+                )
+                retired += 1
+    return retired
+
+
+def expire_keys(now=None) -> int:
+    """Mark active keys past their expiry as expired; return how many."""
+    now = now or timezone.now()
+    due = VendorKey.objects.filter(status=KeyStatus.ACTIVE, expires_at__lte=now)
+    expired = 0
+    for key in due.order_by("expires_at", "pk"):
+        with transaction.atomic():
+            claimed = VendorKey.objects.filter(
+                pk=key.pk, status=KeyStatus.ACTIVE
+            ).update(status=KeyStatus.EXPIRED)
+            if claimed:
+                record(SYSTEM, "key.expired", key, expires_at=key.expires_at)
+                expired += 1
+    return expired
+
+
+def key_history(key: VendorKey):
+    """The audit events whose target is ``key``, newest first."""
+    return AuditEvent.objects.filter(
+        target_type=VendorKey._meta.model_name, target_id=str(key.pk)
+    ).order_by("-id")
+
+
+def search_keys(keys, text: str):
+    """Keys whose name, hint or vendor key id contains ``text``."""
+    return keys.filter(
+        Q(name__icontains=text)
+        | Q(hint__icontains=text)
+        | Q(vendor_key_id__icontains=text)
+    )
+
+
+def _check_rotation(key: VendorKey, secret: str, overlap_hours: int) -> None:
+    key.refresh_from_db(fields=["status"])
+    if key.status != KeyStatus.ACTIVE:
+        raise ValidationError(
+            f"{key.name} is {key.get_status_display().lower()}: only active keys "
+            "can be rotated. Register the new secret as a new key instead."
+        )
+    if not 0 <= overlap_hours <= MAX_OVERLAP_HOURS:
+        raise ValidationError(
+            f"The overlap must be between 0 and {MAX_OVERLAP_HOURS} hours."
+        )
+    check_new_secret(key.vendor, secret)

@@ -8,9 +8,18 @@ from apps.accounts.tests.factories import PASSWORD
 pytestmark = pytest.mark.browser
 
 NAVIGATION = {
-    "admin": ["Projects", "Teams", "Users", "Audit", "API"],
-    "finance": ["Projects", "Teams", "API"],
-    "engineer": ["Projects", "Teams", "API"],
+    "admin": [
+        "Projects",
+        "Teams",
+        "Keys",
+        "Requests",
+        "Users",
+        "Audit",
+        "Leak check",
+        "API",
+    ],
+    "finance": ["Projects", "Teams", "Keys", "Requests", "API"],
+    "engineer": ["Projects", "Teams", "Keys", "Requests", "API"],
 }
 
 

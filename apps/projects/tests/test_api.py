@@ -110,8 +110,43 @@ def test_environment_fields_and_default_tier(api_as, project):
         "name": "dev",
         "kind": "development",
         "max_tier": "economy",
+        "max_key_age_days": None,
         "archived_at": None,
     }
+
+
+def test_environment_rotation_limit_is_set_and_audited_through_the_api(api_as, staging):
+    api = api_as("admin")
+    url = f"/api/v1/environments/{staging.pk}/"
+    response = api.patch(url, {"max_key_age_days": 90}, format="json")
+    assert response.status_code == 200
+    assert response.json()["max_key_age_days"] == 90
+    event = AuditEvent.objects.get(action="environment.updated")
+    assert event.details == {"changes": {"max_key_age_days": [None, 90]}}
+    cleared = api.patch(url, {"max_key_age_days": None}, format="json")
+    assert cleared.json()["max_key_age_days"] is None
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_environment_rotation_limit_change_by_persona(api_as, persona, staging):
+    response = api_as(persona).patch(
+        f"/api/v1/environments/{staging.pk}/", {"max_key_age_days": 30}, format="json"
+    )
+    expected = {"admin": 200, "anonymous": 401}.get(persona, 403)
+    assert response.status_code == expected
+    staging.refresh_from_db()
+    assert (staging.max_key_age_days == 30) == (persona == "admin")
+
+
+@pytest.mark.parametrize("value", [0, -5, "soon"])
+def test_rotation_limit_must_be_a_positive_number_of_days(api_as, staging, value):
+    response = api_as("admin").patch(
+        f"/api/v1/environments/{staging.pk}/", {"max_key_age_days": value}
+    )
+    assert response.status_code == 400
+    assert "max_key_age_days" in response.json()
+    staging.refresh_from_db()
+    assert staging.max_key_age_days is None
 
 
 @pytest.mark.parametrize("persona", PERSONAS)

@@ -153,3 +153,52 @@ def test_detail_page_query_count_does_not_grow(
     )
     with django_assert_num_queries(4):
         client.get(reverse("project-detail", args=[project.slug]))
+
+
+def test_rotation_limit_is_set_in_the_form_audited_and_shown_in_the_row(
+    client_as, project, staging
+):
+    client = client_as("admin")
+    client.post(
+        reverse("environment-edit", args=[staging.pk]),
+        {
+            "name": "staging",
+            "kind": "staging",
+            "max_tier": "standard",
+            "max_key_age_days": "90",
+        },
+    )
+    staging.refresh_from_db()
+    assert staging.max_key_age_days == 90
+    event = AuditEvent.objects.get(action="environment.updated")
+    assert event.details == {"changes": {"max_key_age_days": [None, 90]}}
+    html = client.get(reverse("project-detail", args=[project.slug])).content.decode()
+    assert "<td>90 days</td>" in html
+
+
+def test_new_environment_takes_a_rotation_limit_and_has_none_by_default(
+    client_as, project
+):
+    client = client_as("admin")
+    url = reverse("environment-create", args=[project.slug])
+    client.post(url, {"name": "prod", "kind": "production", "max_key_age_days": "30"})
+    client.post(url, {"name": "dev", "kind": "development"})
+    limits = dict(project.environments.values_list("name", "max_key_age_days"))
+    assert limits == {"prod": 30, "dev": None}
+    html = client.get(reverse("project-detail", args=[project.slug])).content.decode()
+    assert "Maximum key age (days)" in html
+    assert '<span class="muted">no limit</span>' in html
+
+
+def test_zero_day_rotation_limit_keeps_the_typed_form(client_as, staging):
+    response = client_as("admin").post(
+        reverse("environment-edit", args=[staging.pk]),
+        {"name": "staging", "kind": "staging", "max_key_age_days": "0"},
+        headers={"HX-Request": "true"},
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "greater than or equal to 1" in html
+    assert 'value="0"' in html
+    staging.refresh_from_db()
+    assert staging.max_key_age_days is None
