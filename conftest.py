@@ -8,6 +8,7 @@
 """
 
 import os
+import re
 import shutil
 import socket
 
@@ -126,6 +127,43 @@ def redis_url():
         reachable = False
     require_service(reachable, "Redis is not reachable at 127.0.0.1:6379")
     return url
+
+
+@pytest.fixture
+def browser_as(browser, live_server):
+    """Return ``open_as(user, javascript=True)``: a page signed in as ``user``.
+
+    Each user gets a browser context of their own, so several people can act in one
+    test. Any Content-Security-Policy violation on any page fails the test.
+    """
+    from playwright.sync_api import expect
+
+    from apps.accounts.tests.factories import PASSWORD
+
+    contexts, csp_violations = [], []
+
+    def open_as(user, javascript=True):
+        context = browser.new_context(java_script_enabled=javascript)
+        contexts.append(context)
+        page = context.new_page()
+        page.on(
+            "console",
+            lambda message: (
+                "Content Security Policy" in message.text
+                and csp_violations.append(message.text)
+            ),
+        )
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("Username").fill(user.username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name=re.compile("Welcome"))).to_be_visible()
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
+    assert csp_violations == []
 
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

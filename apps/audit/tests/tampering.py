@@ -23,3 +23,19 @@ def change_details(event, details_json):
         "UPDATE audit_auditevent SET details = %s WHERE id = %s",
         [details_json, event.pk],
     )
+
+
+def refuse_audit_inserts():
+    # A real refusal by the database, undone with the test's transaction: the audit
+    # write fails the way a full disk or a revoked grant would make it fail.
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "ALTER TABLE audit_auditevent ADD CONSTRAINT audit_write_refused "
+                "CHECK (false) NOT VALID"
+            )
+        else:
+            cursor.execute(
+                "CREATE TRIGGER audit_write_refused BEFORE INSERT ON audit_auditevent "
+                "BEGIN SELECT RAISE(ABORT, 'audit write refused'); END"
+            )

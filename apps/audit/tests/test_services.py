@@ -8,7 +8,7 @@ from apps.accounts.models import Team
 from apps.accounts.services import create_team
 from apps.audit.models import GENESIS_HASH, AppendOnlyError, AuditEvent
 from apps.audit.services import SYSTEM, Actor, record, verify_chain
-from apps.audit.tests.tampering import change_details, tamper
+from apps.audit.tests.tampering import change_details, refuse_audit_inserts, tamper
 
 pytestmark = pytest.mark.django_db
 
@@ -205,7 +205,7 @@ def test_a_deleted_event_is_detected_at_the_next_one(chain):
 
 
 def test_a_failed_audit_write_undoes_the_change_it_records(admin):
-    _refuse_audit_inserts()
+    refuse_audit_inserts()
 
     with pytest.raises(DatabaseError):
         create_team(Actor(user=admin), name="Fraud", slug="fraud")
@@ -224,19 +224,3 @@ def test_an_event_rolls_back_with_the_change_it_records():
 
 def _fields():
     return AuditEvent._meta.concrete_fields
-
-
-def _refuse_audit_inserts():
-    # A real refusal by the database, undone with the test's transaction: the audit
-    # write fails the way a full disk or a revoked grant would make it fail.
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "ALTER TABLE audit_auditevent ADD CONSTRAINT audit_write_refused "
-                "CHECK (false) NOT VALID"
-            )
-        else:
-            cursor.execute(
-                "CREATE TRIGGER audit_write_refused BEFORE INSERT ON audit_auditevent "
-                "BEGIN SELECT RAISE(ABORT, 'audit write refused'); END"
-            )

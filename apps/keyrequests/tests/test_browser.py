@@ -1,50 +1,18 @@
 """An engineer asks for a key, an admin issues it, the engineer views it once."""
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
-from apps.accounts.tests.factories import PASSWORD
 from apps.keyrequests.models import KeyRequest
 from apps.vault.tests.factories import make_secret
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def sign_in(browser, live_server):
-    """Return a maker of pages signed in as a user, each in its own context."""
-    contexts, csp_violations = [], []
-
-    def open_as(user):
-        context = browser.new_context()
-        contexts.append(context)
-        page = context.new_page()
-        page.on(
-            "console",
-            lambda message: (
-                "Content Security Policy" in message.text
-                and csp_violations.append(message.text)
-            ),
-        )
-        page.goto(f"{live_server.url}/login/")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_role("heading", name=re.compile("Welcome"))).to_be_visible()
-        return page
-
-    yield open_as
-    for context in contexts:
-        context.close()
-    assert csp_violations == []
-
-
 def test_engineer_requests_admin_issues_engineer_views_once(
-    sign_in, live_server, engineer, admin, staging
+    browser_as, live_server, engineer, admin, staging
 ):
-    engineer_page = sign_in(engineer)
+    engineer_page = browser_as(engineer)
     engineer_page.get_by_role("link", name="Requests", exact=True).click()
     engineer_page.get_by_role("link", name="Request a key").click()
     form = engineer_page.get_by_role("region", name="Request a key")
@@ -58,7 +26,7 @@ def test_engineer_requests_admin_issues_engineer_views_once(
     expect(engineer_page.locator("#request-state")).to_have_text("Pending")
     key_request = KeyRequest.objects.get()
 
-    admin_page = sign_in(admin)
+    admin_page = browser_as(admin)
     admin_page.goto(f"{live_server.url}/requests/")
     admin_page.get_by_role("link", name=f"#{key_request.pk}").click()
     approve = admin_page.get_by_role("region", name="Approve")

@@ -1,33 +1,16 @@
 """Drive the projects pages in a real Chromium, through the htmx forms."""
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
-from apps.accounts.tests.factories import PASSWORD
 from apps.projects.models import Environment, Project
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def signed_in_page(page, live_server, admin, team):
-    csp_violations = []
-    page.on(
-        "console",
-        lambda message: (
-            "Content Security Policy" in message.text
-            and csp_violations.append(message.text)
-        ),
-    )
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(admin.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=re.compile("Welcome"))).to_be_visible()
-    yield page
-    assert csp_violations == []
+def signed_in_page(browser_as, admin, team):
+    return browser_as(admin)
 
 
 def test_admin_creates_a_project_and_an_environment_with_htmx(
@@ -97,13 +80,8 @@ def test_inline_policy_edit_swaps_the_row(signed_in_page, live_server, team):
     assert env.max_tier == "standard"
 
 
-def test_projects_work_without_javascript(browser, live_server, admin, team):
-    context = browser.new_context(java_script_enabled=False)
-    page = context.new_page()
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(admin.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+def test_projects_work_without_javascript(browser_as, live_server, admin, team):
+    page = browser_as(admin, javascript=False)
 
     page.goto(f"{live_server.url}/projects/")
     new_project = page.get_by_role("region", name="New project")
@@ -120,4 +98,3 @@ def test_projects_work_without_javascript(browser, live_server, admin, team):
     expect(page.locator("#environment-table")).to_contain_text("qa")
     page.get_by_role("button", name="Archive").first.click()
     expect(page.get_by_text("Project Plain forms archived.")).to_be_visible()
-    context.close()

@@ -5,7 +5,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from apps.accounts.tests.factories import PASSWORD
 from apps.projects.tests.factories import EnvironmentFactory, ProjectFactory
 from apps.vault.models import KeyStatus, VendorKey
 from apps.vault.tests.factories import make_key, make_secret
@@ -20,22 +19,8 @@ def payments_env(team):
 
 
 @pytest.fixture
-def signed_in_page(page, live_server, admin):
-    csp_violations = []
-    page.on(
-        "console",
-        lambda message: (
-            "Content Security Policy" in message.text
-            and csp_violations.append(message.text)
-        ),
-    )
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(admin.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=re.compile("Welcome"))).to_be_visible()
-    yield page
-    assert csp_violations == []
+def signed_in_page(browser_as, admin):
+    return browser_as(admin)
 
 
 def test_admin_registers_sees_once_rotates_and_revokes(

@@ -1,11 +1,8 @@
 """Drive the leak check in a real Chromium, with htmx and without JavaScript."""
 
-import re
-
 import pytest
 from playwright.sync_api import expect
 
-from apps.accounts.tests.factories import PASSWORD
 from apps.vault import keyformats
 from apps.vault.models import Vendor
 from apps.vault.tests.factories import make_key, make_secret
@@ -25,26 +22,10 @@ def log_excerpt(admin):
     return {"text": text, "key": key, "vault": secret, "unknown": unknown}
 
 
-def sign_in(page, live_server, admin):
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Username").fill(admin.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name=re.compile("Welcome"))).to_be_visible()
-
-
 def test_admin_pastes_a_log_and_sees_both_keys_classified(
-    page, live_server, admin, log_excerpt
+    browser_as, live_server, admin, log_excerpt
 ):
-    csp_violations = []
-    page.on(
-        "console",
-        lambda message: (
-            "Content Security Policy" in message.text
-            and csp_violations.append(message.text)
-        ),
-    )
-    sign_in(page, live_server, admin)
+    page = browser_as(admin)
     page.get_by_role("link", name="Leak check").click()
     assert page.evaluate("typeof htmx") == "object"
 
@@ -61,13 +42,12 @@ def test_admin_pastes_a_log_and_sees_both_keys_classified(
     expect(page.get_by_label("Text to check")).to_have_value("")
     expect(page).to_have_url(f"{live_server.url}/keys/leak-check/")
     assert log_excerpt["vault"] not in page.content()
-    assert csp_violations == []
 
 
-def test_leak_check_works_without_javascript(browser, live_server, admin, log_excerpt):
-    context = browser.new_context(java_script_enabled=False)
-    page = context.new_page()
-    sign_in(page, live_server, admin)
+def test_leak_check_works_without_javascript(
+    browser_as, live_server, admin, log_excerpt
+):
+    page = browser_as(admin, javascript=False)
 
     page.goto(f"{live_server.url}/keys/leak-check/")
     page.get_by_label("Text to check").fill(log_excerpt["text"])
@@ -75,4 +55,3 @@ def test_leak_check_works_without_javascript(browser, live_server, admin, log_ex
 
     expect(page.get_by_text("1 in the vault, 1 unknown")).to_be_visible()
     expect(page.get_by_label("Text to check")).to_have_value("")
-    context.close()
