@@ -41,9 +41,11 @@ class Finding:
 def check_text(actor: Actor, text: str) -> list[Finding]:
     """Find key-shaped strings in ``text`` and say which vault key each one is."""
     require_admin(actor.user)
+    leaks = keyformats.find_leaks(text)
+    versions = services.find_versions_by_secrets([leak.value for leak in leaks])
     findings = [
-        _classify(leak, text.count("\n", 0, leak.start) + 1)
-        for leak in keyformats.find_leaks(text)
+        _classify(leak, text.count("\n", 0, leak.start) + 1, versions.get(leak.value))
+        for leak in leaks
     ]
     in_vault = sum(finding.in_vault for finding in findings)
     with transaction.atomic():
@@ -57,10 +59,8 @@ def check_text(actor: Actor, text: str) -> list[Finding]:
     return findings
 
 
-def _classify(leak: keyformats.Leak, line: int) -> Finding:
-    version = services.find_version_by_secret(leak.value)
+def _classify(leak: keyformats.Leak, line: int, version) -> Finding:
     current = None
     if version is not None:
-        newest = version.key.versions.order_by("-number").values_list("pk", flat=True)
-        current = version.retired_at is None and newest.first() == version.pk
+        current = version.retired_at is None and version.number == version.newest
     return Finding(leak.vendor, keyformats.hint(leak.value), line, version, current)

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -26,11 +26,25 @@ def visible_keys(user):
 
 def find_version_by_secret(plaintext: str) -> KeyVersion | None:
     """The key version holding this secret, found by fingerprint without decrypting."""
-    return (
-        KeyVersion.objects.select_related("key")
-        .filter(secret__fingerprint__in=crypto.candidate_fingerprints(plaintext))
-        .first()
+    return find_versions_by_secrets([plaintext]).get(plaintext)
+
+
+def find_versions_by_secrets(plaintexts) -> dict:
+    """Map each plaintext the vault holds to its key version, in one query.
+
+    Each version comes with its key and ``newest``, the key's highest version number.
+    """
+    candidates = {
+        candidate: plaintext
+        for plaintext in plaintexts
+        for candidate in crypto.candidate_fingerprints(plaintext)
+    }
+    versions = (
+        KeyVersion.objects.select_related("key", "secret")
+        .filter(secret__fingerprint__in=candidates)
+        .annotate(newest=Max("key__versions__number"))
     )
+    return {candidates[version.secret.fingerprint]: version for version in versions}
 
 
 def check_new_secret(vendor: str, secret: str) -> None:

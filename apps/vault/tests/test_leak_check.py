@@ -347,3 +347,21 @@ def test_api_root_and_schema_list_the_leak_check(api_as):
 
     assert root["leak-check"].endswith(API_URL)
     assert API_URL in schema.json()["paths"]
+
+
+def test_leak_check_query_count_does_not_grow_with_findings(admin):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.audit.services import Actor
+    from apps.vault.leaks import check_text
+    from apps.vault.tests.factories import make_key
+
+    def queries_for(count):
+        pasted = "\n".join(make_key(admin)[1] for _ in range(count))
+        with CaptureQueriesContext(connection) as captured:
+            findings = check_text(Actor(admin), pasted)
+        assert [finding.version_current for finding in findings] == [True] * count
+        return len(captured)
+
+    assert queries_for(2) == queries_for(12)
