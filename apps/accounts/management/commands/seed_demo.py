@@ -1,15 +1,27 @@
 """Fill an empty database with a small demo organization and print its logins."""
 
+import secrets
+import string
+from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+from typing import NamedTuple
+
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 
 from apps.accounts.models import Role, Team, User
 from apps.accounts.services import USER_FIELDS, create_team, create_user
 from apps.audit.services import SYSTEM, Actor, record
+from apps.keyrequests import services as keyrequests
+from apps.keyrequests.models import RequestState
 from apps.projects.models import DEFAULT_MAX_TIER, EnvironmentKind, Project, Tier
 from apps.projects.services import create_environment, create_project
+from apps.vault.models import Vendor
+from apps.vault.services import register_key, revoke_key, rotate_key
 
 # Published in the README and printed on every run: never use them for real people.
 DEMO_PASSWORD = "keyhold-demo"  # noqa: S105  (a demo password, public by design)
@@ -62,11 +74,165 @@ PROJECTS = [
     ),
 ]
 
+# (project slug, environment kind): days a key may live before it must be rotated
+MAX_KEY_AGE_DAYS = {
+    ("checkout-assistant", EnvironmentKind.PRODUCTION): 90,
+    ("dispute-triage", EnvironmentKind.PRODUCTION): 90,
+}
+
+
+class DemoKey(NamedTuple):
+    name: str
+    project: str
+    environment: str
+    vendor: str
+    owner: str
+    allowed_models: tuple = ()
+    monthly_cap_usd: Decimal | None = None
+    expires_in: timedelta | None = None
+    rotation_overlap_hours: int | None = None  # rotated once, with this overlap
+    revoke_reason: str = ""
+
+
+KEYS = [
+    DemoKey(
+        "checkout-prod-openai",
+        "checkout-assistant",
+        "production",
+        Vendor.OPENAI,
+        "priya",
+        ("gpt-4o", "gpt-4o-mini"),
+        Decimal("2000"),
+        rotation_overlap_hours=7 * 24,
+    ),
+    DemoKey(
+        "checkout-staging-openai",
+        "checkout-assistant",
+        "staging",
+        Vendor.OPENAI,
+        "priya",
+        ("gpt-4o-mini",),
+        Decimal("150"),
+    ),
+    # Due in two and a half days: the dashboard shows it at the "3 days" step.
+    DemoKey(
+        "checkout-dev-anthropic",
+        "checkout-assistant",
+        "development",
+        Vendor.ANTHROPIC,
+        "omar",
+        monthly_cap_usd=Decimal("25"),
+        expires_in=timedelta(days=2, hours=12),
+    ),
+    DemoKey(
+        "disputes-prod-anthropic",
+        "dispute-triage",
+        "production",
+        Vendor.ANTHROPIC,
+        "omar",
+        ("claude-sonnet-4-5",),
+        Decimal("1200"),
+    ),
+    DemoKey(
+        "disputes-dev-deepseek",
+        "dispute-triage",
+        "development",
+        Vendor.DEEPSEEK,
+        "priya",
+        ("deepseek-chat",),
+        Decimal("20"),
+        revoke_reason="Pasted into a public issue by mistake.",
+    ),
+    DemoKey(
+        "search-prod-google",
+        "semantic-search",
+        "production",
+        Vendor.GOOGLE,
+        "sam",
+        ("gemini-embedding-001",),
+        Decimal("800"),
+    ),
+    DemoKey(
+        "search-prod-openai",
+        "semantic-search",
+        "production",
+        Vendor.OPENAI,
+        "omar",
+        ("text-embedding-3-large",),
+    ),
+    DemoKey(
+        "search-dev-deepseek", "semantic-search", "development", Vendor.DEEPSEEK, "sam"
+    ),
+    DemoKey(
+        "emails-prod-openai",
+        "lifecycle-emails",
+        "production",
+        Vendor.OPENAI,
+        "gina",
+        ("gpt-4o-mini",),
+        Decimal("300"),
+    ),
+]
+
+
+class DemoRequest(NamedTuple):
+    requester: str
+    project: str
+    environment: str
+    vendor: str
+    allowed_models: tuple
+    monthly_cap_usd: Decimal
+    justification: str
+    state: str  # where the admin leaves it: pending, rejected or issued
+    reason: str = ""  # why it was rejected
+    key_name: str = ""  # the issued key's name
+
+
+REQUESTS = [
+    DemoRequest(
+        "sam",
+        "semantic-search",
+        "staging",
+        Vendor.GOOGLE,
+        ("gemini-embedding-001",),
+        Decimal("100"),
+        "Compare Gemini embeddings with the current index before the re-index.",
+        RequestState.PENDING,
+    ),
+    DemoRequest(
+        "gina",
+        "lifecycle-emails",
+        "production",
+        Vendor.ANTHROPIC,
+        ("claude-sonnet-4-5",),
+        Decimal("500"),
+        "Compare Claude's drafts with the current ones on real sign-ups.",
+        RequestState.REJECTED,
+        reason="Comparisons belong in staging: request a staging key instead.",
+    ),
+    # Issued and not yet opened: priya's one-time view waits for her for 24 hours.
+    DemoRequest(
+        "priya",
+        "dispute-triage",
+        "staging",
+        Vendor.ANTHROPIC,
+        ("claude-haiku-4-5",),
+        Decimal("100"),
+        "Try the evidence summaries on anonymized disputes before release.",
+        RequestState.ISSUED,
+        key_name="disputes-staging-anthropic",
+    ),
+]
+
+ALNUM = string.ascii_letters + string.digits
+LOWER_ALNUM = string.ascii_lowercase + string.digits
+
 
 class Command(BaseCommand):
     help = (
         "Fill an empty database with a demo organization (teams, users of every "
-        "role, projects and environments) and print the logins. Idempotent."
+        "role, projects and environments, a key vault and key requests) and print "
+        "the logins. Idempotent."
     )
 
     def add_arguments(self, parser):
@@ -110,11 +276,12 @@ class Command(BaseCommand):
             )
 
     def _seed(self) -> str:
-        """Create the organization; return a one-line count of what was made.
+        """Create the organization and its vault; return a one-line count of both.
 
         1. The admin, directly: the services need an admin actor, and there is none
            yet. Its audit event is recorded as the system's.
-        2. Everything else through the services, acting as that admin.
+        2. Everything else through the services, acting as that admin, except the
+           key requests, which the engineers make themselves.
         """
         # Hashing is slow on purpose; every demo user shares one hash of one password.
         password_hash = make_password(DEMO_PASSWORD)
@@ -129,8 +296,9 @@ class Command(BaseCommand):
             slug: create_team(actor, name=name, slug=slug)
             for slug, name in TEAMS.items()
         }
+        users = {}
         for username, first_name, last_name, role, team_slugs in PEOPLE:
-            person = create_user(
+            users[username] = create_user(
                 actor,
                 password=None,
                 teams=[teams[slug] for slug in team_slugs],
@@ -140,9 +308,9 @@ class Command(BaseCommand):
                 email=f"{username}@example.com",
                 role=role,
             )
-            User.objects.filter(pk=person.pk).update(password=password_hash)
+            User.objects.filter(pk=users[username].pk).update(password=password_hash)
 
-        environments = 0
+        environments = {}  # (project slug, environment name) -> Environment
         for team_slug, slug, name, description, tiers in PROJECTS:
             project = create_project(
                 actor,
@@ -152,17 +320,25 @@ class Command(BaseCommand):
                 description=description,
             )
             for kind in EnvironmentKind:
-                create_environment(
+                environments[slug, kind.value] = create_environment(
                     actor,
                     project=project,
                     name=kind.value,
                     kind=kind,
                     max_tier=tiers.get(kind, DEFAULT_MAX_TIER[kind]),
+                    max_key_age_days=MAX_KEY_AGE_DAYS.get((slug, kind)),
                 )
-                environments += 1
+
+        keys = [_seed_key(actor, spec, users, environments) for spec in KEYS]
+        requests = [
+            _seed_request(actor, spec, users, environments) for spec in REQUESTS
+        ]
+        keys += [key_request.key for key_request in requests if key_request.key]
         return (
             f"{len(TEAMS)} teams, {len(PEOPLE) + 1} users, {len(PROJECTS)} projects, "
-            f"{environments} environments"
+            f"{len(environments)} environments, {len(keys)} keys "
+            f"({_tally(key.status for key in keys)}), {len(requests)} key requests "
+            f"({_tally(key_request.state for key_request in requests)})"
         )
 
     def _print_logins(self):
@@ -187,3 +363,76 @@ class Command(BaseCommand):
 def _login_order(user) -> tuple:
     """Admin first, then finance, then engineers, each by username."""
     return (list(Role).index(user.effective_role), user.username)
+
+
+def _seed_key(actor: Actor, spec: DemoKey, users, environments):
+    """Register one demo key as the admin, then rotate or revoke it if it says so."""
+    environment = environments[spec.project, spec.environment]
+    expires_at = timezone.now() + spec.expires_in if spec.expires_in else None
+    key = register_key(
+        actor,
+        secret=demo_secret(spec.vendor),
+        name=spec.name,
+        vendor=spec.vendor,
+        project=environment.project,
+        environment=environment,
+        owner=users[spec.owner],
+        allowed_models=spec.allowed_models,
+        monthly_cap_usd=spec.monthly_cap_usd,
+        expires_at=expires_at,
+    )
+    if spec.rotation_overlap_hours is not None:
+        rotate_key(
+            actor,
+            key,
+            secret=demo_secret(spec.vendor),
+            overlap_hours=spec.rotation_overlap_hours,
+        )
+    if spec.revoke_reason:
+        revoke_key(actor, key, reason=spec.revoke_reason)
+    return key
+
+
+def _seed_request(admin: Actor, spec: DemoRequest, users, environments):
+    """Make one request as its engineer, then let the admin decide it as it says."""
+    environment = environments[spec.project, spec.environment]
+    key_request = keyrequests.create_request(
+        Actor(user=users[spec.requester]),
+        project=environment.project,
+        environment=environment,
+        vendor=spec.vendor,
+        allowed_models=spec.allowed_models,
+        monthly_cap_usd=spec.monthly_cap_usd,
+        justification=spec.justification,
+    )
+    if spec.state == RequestState.REJECTED:
+        keyrequests.reject(admin, key_request, reason=spec.reason)
+    elif spec.state == RequestState.ISSUED:
+        keyrequests.approve(admin, key_request)
+        keyrequests.issue(
+            admin, key_request, secret=demo_secret(spec.vendor), name=spec.key_name
+        )
+    return key_request
+
+
+def demo_secret(vendor: str) -> str:
+    """A random secret in ``vendor``'s key format; it opens nothing at the vendor."""
+    if vendor == Vendor.OPENAI:
+        return f"sk-proj-{_random(74)}T3BlbkFJ{_random(74)}"
+    if vendor == Vendor.ANTHROPIC:
+        return f"sk-ant-api03-{_random(93)}AA"
+    if vendor == Vendor.GOOGLE:
+        return f"AIza{_random(35)}"
+    if vendor == Vendor.DEEPSEEK:
+        return f"sk-{_random(32, LOWER_ALNUM)}"
+    raise ValueError(f"seed_demo makes no {vendor} keys")
+
+
+def _random(length: int, alphabet: str = ALNUM) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def _tally(values) -> str:
+    """'9 active, 1 revoked': how many of each value, most common first."""
+    counts = Counter(values).most_common()
+    return ", ".join(f"{count} {value}" for value, count in counts)
