@@ -4,6 +4,7 @@ Fills a database with N keys (default 500,000) spread over teams, projects,
 environments, owners, vendors and statuses, then times the inventory page and the
 keys API for the common filters, signed in as an admin and as an engineer.
 
+    createdb -h 127.0.0.1 -U postgres keyhold_bench
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/keyhold_bench \
         .venv/bin/python benchmarks/key_inventory.py --keys 500000
 
@@ -27,6 +28,7 @@ os.environ.setdefault(
     "SECRET_KEY", "keyhold-benchmark-secret-key-not-for-deployment-0123"
 )
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver")
 os.environ.setdefault(
     "KEYHOLD_MASTER_KEYS", "a2V5aG9sZC10ZXN0LW1hc3Rlci1rZXktMzItYnl0ZXM="
 )
@@ -56,6 +58,7 @@ def main():
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
     admin, engineer = _people()
     _fill(args.keys)
     if connection.vendor == "postgresql":

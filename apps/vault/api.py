@@ -1,8 +1,10 @@
+from django.core.paginator import Paginator
 from django.utils.cache import add_never_cache_headers
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from apps.accounts.models import Team, User
@@ -96,10 +98,23 @@ class KeyFilter(filters.FilterSet):
         return services.search_keys(queryset, value.strip())
 
 
+class KeyPaginator(Paginator):
+    def page(self, number):
+        number = self.validate_number(number)
+        start = (number - 1) * self.per_page
+        rows = services.page_of_keys(self.object_list, start, start + self.per_page)
+        return self._get_page(rows, number, self)
+
+
+class KeyPagination(PageNumberPagination):
+    django_paginator_class = KeyPaginator
+
+
 class KeyViewSet(viewsets.ModelViewSet):
     """Vendor keys in the vault. DELETE is refused: revoke with a reason instead."""
 
     queryset = VendorKey.objects.all()
+    pagination_class = KeyPagination
     serializer_class = KeySerializer
     filterset_class = KeyFilter
     http_method_names = ["get", "post", "put", "patch", "head", "options"]

@@ -100,6 +100,8 @@ class VendorKey(models.Model):
         indexes = [
             models.Index(fields=["status", "-created_at"]),
             models.Index(fields=["project", "status"]),
+            # An engineer's inventory: their projects' keys, newest first.
+            models.Index(fields=["project", "-created_at", "-id"]),
         ]
 
     def __str__(self):

@@ -12,6 +12,7 @@ from django.utils.html import format_html
 from apps.accounts.services import require_admin
 from apps.audit.models import AuditEvent
 from apps.audit.services import SYSTEM, Actor, record, save_changes
+from apps.projects.models import Project
 from apps.vault import crypto, keyformats
 from apps.vault.models import KeyStatus, KeyVersion, Secret, VendorKey
 
@@ -20,8 +21,22 @@ def visible_keys(user):
     """Keys a user may list: all for admins and finance, their teams' otherwise."""
     keys = VendorKey.objects.select_related("project__team", "environment", "owner")
     if not user.sees_everything:
-        keys = keys.filter(project__team__memberships__user=user)
+        # A list of project ids rather than a join through the memberships: the
+        # planner then reads only those projects' keys, whatever the vault's size.
+        projects = Project.objects.filter(team__memberships__user=user)
+        keys = keys.filter(project__in=projects.values("pk"))
     return keys
+
+
+def page_of_keys(keys, start: int, stop: int) -> list[VendorKey]:
+    """``keys[start:stop]``, reading the ids first and then only those rows.
+
+    The ids come from an index; sorting whole rows instead would read every key of
+    the selection from disk before it could skip to the page.
+    """
+    ids = list(keys.values_list("pk", flat=True)[start:stop])
+    loaded = {key.pk: key for key in keys.filter(pk__in=ids)}
+    return [loaded[pk] for pk in ids]
 
 
 def find_version_by_secret(plaintext: str) -> KeyVersion | None:

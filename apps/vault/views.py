@@ -34,7 +34,7 @@ class KeyPage:
     def __init__(self, keys, number):
         self.number = int(number) if str(number).isdigit() and int(number) else 1
         start = (self.number - 1) * PAGE_SIZE
-        rows = list(keys[start : start + PAGE_SIZE + 1])
+        rows = services.page_of_keys(keys, start, start + PAGE_SIZE + 1)
         self.rows = rows[:PAGE_SIZE]
         self.has_next = len(rows) > PAGE_SIZE
         self.has_previous = self.number > 1
