@@ -8,6 +8,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from apps.accounts.services import visible_teams
+from apps.keyrequests.models import RequestState
+from apps.keyrequests.services import visible_requests
 from apps.projects.services import visible_projects
 from apps.vault.services import visible_keys
 from apps.vault.warnings import HORIZON_DAYS, keys_needing_attention
@@ -26,6 +28,9 @@ def home(request):
         "key_warnings": keys_needing_attention(keys=visible_keys(request.user)),
         "horizon_days": HORIZON_DAYS,
     }
+    if request.user.is_admin:
+        pending = visible_requests(request.user).filter(state=RequestState.PENDING)
+        ctx["pending_requests"] = pending.count()
     return render(request, "home.html", ctx)
 
 

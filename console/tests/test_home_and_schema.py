@@ -124,3 +124,27 @@ def test_home_query_count_does_not_grow_with_warnings(
     with django_assert_num_queries(6):
         response = client.get(reverse("home"))
     assert len(response.context["key_warnings"]) == 12
+
+
+def test_admins_are_pointed_at_pending_key_requests(client_as, engineer, team):
+    from decimal import Decimal
+
+    from apps.audit.services import Actor
+    from apps.keyrequests.services import create_request
+    from apps.projects.tests.factories import EnvironmentFactory, ProjectFactory
+
+    environment = EnvironmentFactory(project=ProjectFactory(team=team))
+    for _ in range(2):
+        create_request(
+            Actor(engineer),
+            project=environment.project,
+            environment=environment,
+            vendor="openai",
+            monthly_cap_usd=Decimal("10"),
+            justification="tests",
+        )
+    admin_home = client_as("admin").get(reverse("home")).content.decode()
+    assert "2 key requests waiting for a decision" in admin_home
+    assert "/requests/?state=pending" in admin_home
+    engineer_home = client_as("engineer").get(reverse("home")).content.decode()
+    assert "waiting for a decision" not in engineer_home
