@@ -15,6 +15,7 @@ from apps.audit.services import Actor, record
 from apps.keyrequests.models import SECRET_VIEW_WINDOW, KeyRequest, RequestState
 from apps.projects.models import Environment, Project
 from apps.vault import services as vault
+from apps.vault.models import KeyStatus, VendorKey
 
 State = RequestState
 
@@ -239,8 +240,16 @@ def reveal_once(actor: Actor, key_request: KeyRequest) -> str:
             issued_at__gt=now - SECRET_VIEW_WINDOW,
         ).update(viewed_at=now, viewed_by=actor.user)
         if claimed:
-            key = key_request.key
-            secret = key.versions.first().secret.reveal()
+            key = VendorKey.objects.select_for_update().get(pk=key_request.key_id)
+            if _issued_secret_is_current(key):
+                issued = key.versions.select_related("secret").get(number=1)
+                secret = issued.secret.reveal()
+            else:
+                # Revoked, expired or rotated since: the issued secret is no longer
+                # the key's to hand out, and a newer one is an admin's to reveal.
+                transaction.set_rollback(True)
+                claimed = 0
+        if claimed:
             record(
                 actor,
                 "key_request.secret_viewed",
@@ -269,6 +278,13 @@ def view_refusal(key_request: KeyRequest) -> tuple[str, str]:
             "ask an admin to reveal it if it was lost.",
             "already_viewed",
         )
+    key = key_request.key
+    if key is not None and not _issued_secret_is_current(key):
+        return (
+            f"The issued key is {key.get_status_display().lower()} or was rotated "
+            "since it was issued, so it is no longer shown here. Ask an admin.",
+            "key_changed",
+        )
     if key_request.view_deadline and timezone.now() >= key_request.view_deadline:
         return (
             "The one-time view expired 24 hours after the key was issued. "
@@ -276,6 +292,10 @@ def view_refusal(key_request: KeyRequest) -> tuple[str, str]:
             "expired",
         )
     return "", ""
+
+
+def _issued_secret_is_current(key: VendorKey) -> bool:
+    return key.status == KeyStatus.ACTIVE and key.rotated_at is None
 
 
 def _move(actor: Actor, key_request: KeyRequest, target: str, audit=None, **fields):

@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max, Q
@@ -163,6 +164,7 @@ EDIT_FIELDS = (
     "expires_at",
 )
 ELEVATION = timedelta(minutes=5)
+REVEAL_COOLOFF = timedelta(minutes=15)
 MAX_OVERLAP_HOURS = 30 * 24
 
 
@@ -189,11 +191,24 @@ def elevate(actor: Actor, key: VendorKey, password: str) -> datetime:
     A wrong password is recorded against the key and refused.
     """
     require_admin(actor.user)
+    now = timezone.now()
+    denied = AuditEvent.objects.filter(
+        action="key.reveal_denied", actor=actor.user, at__gte=now - REVEAL_COOLOFF
+    )
+    if denied.count() >= settings.AXES_FAILURE_LIMIT:
+        # The sign-in lockout does not see these checks; without a limit of its own
+        # a stolen session could guess the password here.
+        with transaction.atomic():
+            record(actor, "key.reveal_locked", key)
+        minutes = int(REVEAL_COOLOFF.total_seconds() // 60)
+        raise PermissionDenied(
+            f"Too many wrong passwords: reveals are locked for {minutes} minutes."
+        )
     if not password or not actor.user.check_password(password):
         with transaction.atomic():
             record(actor, "key.reveal_denied", key, reason="wrong password")
         raise PermissionDenied("That password is not correct.")
-    return timezone.now() + ELEVATION
+    return now + ELEVATION
 
 
 def reveal_key(actor: Actor, key: VendorKey, *, elevated_until) -> str:
@@ -220,45 +235,50 @@ def rotate_key(
     Every attempt is audited: a refused one as ``key.rotation_failed`` with the reason.
     """
     require_admin(actor.user)
+    now = timezone.now()
     try:
-        _check_rotation(key, secret, overlap_hours)
+        with transaction.atomic():
+            # The lock comes before the checks: a revocation committed meanwhile is
+            # seen, and two rotations cannot take the same version number.
+            key.status = VendorKey.objects.select_for_update().get(pk=key.pk).status
+            _check_rotation(key, secret, overlap_hours)
+            return _add_version(actor, key, secret, vendor_key_id, overlap_hours, now)
     except ValidationError as exc:
         with transaction.atomic():
-            record(actor, "key.rotation_failed", key, reason=" ".join(exc.messages))
+            record(actor, "key.rotation_failed", key, reason=_failure_reason(exc))
         raise
 
-    now = timezone.now()
-    with transaction.atomic():
-        # Lock the key: two rotations at once must not take the same version number.
-        VendorKey.objects.select_for_update().filter(pk=key.pk).first()
-        previous = key.versions.order_by("-number").first()
-        sealed = Secret.seal(secret)
-        version = KeyVersion.objects.create(
-            key=key,
-            number=previous.number + 1,
-            secret=sealed,
-            vendor_key_id=vendor_key_id,
-            hint=keyformats.hint(secret),
-            created_by=actor.user,
-        )
-        previous.valid_until = now + timedelta(hours=overlap_hours)
-        if not overlap_hours:
-            previous.retired_at = now
-        previous.save(update_fields=["valid_until", "retired_at"])
 
-        key.hint, key.fingerprint = version.hint, sealed.fingerprint
-        key.vendor_key_id, key.rotated_at = vendor_key_id, now
-        key.save(update_fields=["hint", "fingerprint", "vendor_key_id", "rotated_at"])
-        record(
-            actor,
-            "key.rotated",
-            key,
-            version=version.number,
-            hint=version.hint,
-            previous_version=previous.number,
-            previous_valid_until=previous.valid_until,
-            overlap_hours=overlap_hours,
-        )
+def _add_version(actor, key, secret, vendor_key_id, overlap_hours, now) -> KeyVersion:
+    """Seal ``secret`` as the key's next version and start the old one's overlap."""
+    previous = key.versions.order_by("-number").first()
+    sealed = Secret.seal(secret)
+    version = KeyVersion.objects.create(
+        key=key,
+        number=previous.number + 1,
+        secret=sealed,
+        vendor_key_id=vendor_key_id,
+        hint=keyformats.hint(secret),
+        created_by=actor.user,
+    )
+    previous.valid_until = now + timedelta(hours=overlap_hours)
+    if not overlap_hours:
+        previous.retired_at = now
+    previous.save(update_fields=["valid_until", "retired_at"])
+
+    key.hint, key.fingerprint = version.hint, sealed.fingerprint
+    key.vendor_key_id, key.rotated_at = vendor_key_id, now
+    key.save(update_fields=["hint", "fingerprint", "vendor_key_id", "rotated_at"])
+    record(
+        actor,
+        "key.rotated",
+        key,
+        version=version.number,
+        hint=version.hint,
+        previous_version=previous.number,
+        previous_valid_until=previous.valid_until,
+        overlap_hours=overlap_hours,
+    )
     return version
 
 
@@ -339,8 +359,15 @@ def search_keys(keys, text: str):
     )
 
 
+def _failure_reason(exc: ValidationError) -> str:
+    # A duplicate's message names the other key, which this key's readers may not
+    # be allowed to see; its history keeps only the fact.
+    if getattr(exc, "code", None) == "duplicate_secret":
+        return "the secret is already in the vault"
+    return " ".join(exc.messages)
+
+
 def _check_rotation(key: VendorKey, secret: str, overlap_hours: int) -> None:
-    key.refresh_from_db(fields=["status"])
     if key.status != KeyStatus.ACTIVE:
         raise ValidationError(
             f"{key.name} is {key.get_status_display().lower()}: only active keys "
