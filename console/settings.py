@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.projects",
     "apps.vault",
     "apps.keyrequests",
+    "apps.connectors",
 ]
 
 MIDDLEWARE = [
