@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "apps.vault",
     "apps.keyrequests",
     "apps.connectors",
+    "apps.catalog",
 ]
 
 MIDDLEWARE = [
@@ -202,6 +203,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set, so clients see one enum wherever a set appears.
+    "ENUM_NAME_OVERRIDES": {
+        "TierEnum": "apps.projects.models.Tier",
+        "KeyStatusEnum": "apps.vault.models.KeyStatus",
+    },
 }
 
 # Celery: the default broker is kombu's filesystem transport, so one person can run

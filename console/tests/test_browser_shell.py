@@ -11,13 +11,14 @@ NAVIGATION = {
         "Teams",
         "Keys",
         "Requests",
+        "Models",
         "Users",
         "Audit",
         "Leak check",
         "API",
     ],
-    "finance": ["Projects", "Teams", "Keys", "Requests", "API"],
-    "engineer": ["Projects", "Teams", "Keys", "Requests", "API"],
+    "finance": ["Projects", "Teams", "Keys", "Requests", "Models", "API"],
+    "engineer": ["Projects", "Teams", "Keys", "Requests", "Models", "API"],
 }
 
 

@@ -56,6 +56,7 @@ def test_api_root_lists_the_resources(api_as, people):
         "keys",
         "key-requests",
         "leak-check",
+        "models",
     }
 
 
