@@ -8,6 +8,7 @@ from rest_framework.views import exception_handler
 from apps.accounts.api import TeamViewSet, UserViewSet
 from apps.audit.api import AuditEventViewSet
 from apps.catalog.api import ModelViewSet
+from apps.connectors.api import ConnectionViewSet
 from apps.keyrequests.api import KeyRequestViewSet
 from apps.projects.api import EnvironmentViewSet, ProjectViewSet
 from apps.vault.api import KeyViewSet
@@ -23,6 +24,7 @@ router.register("key-requests", KeyRequestViewSet)
 router.register("keys", KeyViewSet)
 router.register("leak-check", LeakCheckViewSet, basename="leak-check")
 router.register("models", ModelViewSet, basename="model")
+router.register("connections", ConnectionViewSet)
 
 
 class Refused(exceptions.APIException):

@@ -207,6 +207,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TierEnum": "apps.projects.models.Tier",
         "KeyStatusEnum": "apps.vault.models.KeyStatus",
+        "ConnectionStatusEnum": "apps.connectors.models.ConnectionStatus",
     },
 }
 

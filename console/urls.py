@@ -14,6 +14,7 @@ urlpatterns = [
     path("keys/", include("apps.vault.urls")),
     path("requests/", include("apps.keyrequests.urls")),
     path("models/", include("apps.catalog.urls")),
+    path("connections/", include("apps.connectors.urls")),
     path("api/v1/", include((router.urls, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI sets inline styles; scripts stay 'self' only, as everywhere else.

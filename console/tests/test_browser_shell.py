@@ -15,6 +15,7 @@ NAVIGATION = {
         "Users",
         "Audit",
         "Leak check",
+        "Connections",
         "API",
     ],
     "finance": ["Projects", "Teams", "Keys", "Requests", "Models", "API"],

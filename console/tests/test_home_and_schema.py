@@ -57,6 +57,7 @@ def test_api_root_lists_the_resources(api_as, people):
         "key-requests",
         "leak-check",
         "models",
+        "connections",
     }
 
 
