@@ -17,6 +17,7 @@ class ConnectionForm(forms.ModelForm):
     base_url = forms.URLField(
         label="Base URL",
         required=False,
+        assume_scheme="https",
         max_length=300,
         help_text="Empty: the vendor's own API. Give a proxy or simulator URL to "
         "stand in for it.",
