@@ -6,7 +6,6 @@ import pytest
 
 from apps.accounts.tests.factories import PASSWORD
 from apps.audit.models import AuditEvent
-from apps.projects.tests.factories import EnvironmentFactory, ProjectFactory
 from apps.vault.models import KeyStatus, VendorKey
 from apps.vault.tests.factories import make_key, make_secret
 from conftest import PERSONAS
@@ -38,18 +37,6 @@ CONTRACT_FIELDS = {
     "created_at",
     "rotated_at",
 }
-
-
-@pytest.fixture
-def payments_env(team):
-    project = ProjectFactory(team=team, name="Checkout", slug="checkout")
-    return EnvironmentFactory(project=project, name="staging")
-
-
-@pytest.fixture
-def search_env(other_team):
-    project = ProjectFactory(team=other_team, name="Ranking", slug="ranking")
-    return EnvironmentFactory(project=project, name="production")
 
 
 @pytest.fixture

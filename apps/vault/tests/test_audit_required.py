@@ -12,29 +12,22 @@ from apps.audit.services import Actor
 from apps.audit.tests.tampering import refuse_audit_inserts
 from apps.keyrequests import services as requests
 from apps.keyrequests.models import KeyRequest
-from apps.projects.tests.factories import EnvironmentFactory, ProjectFactory
 from apps.vault import services
 from apps.vault.models import KeyVersion, Vendor, VendorKey
 from apps.vault.tests.factories import make_key, make_secret
 
 
 @pytest.fixture
-def environment(team):
-    project = ProjectFactory(team=team, name="Checkout", slug="checkout")
-    return EnvironmentFactory(project=project, name="staging", kind="staging")
+def key(admin, engineer, payments_env):
+    return make_key(admin, environment=payments_env, owner=engineer)[0]
 
 
 @pytest.fixture
-def key(admin, engineer, environment):
-    return make_key(admin, environment=environment, owner=engineer)[0]
-
-
-@pytest.fixture
-def pending(engineer, environment):
+def pending(engineer, payments_env):
     return requests.create_request(
         Actor(engineer),
-        project=environment.project,
-        environment=environment,
+        project=payments_env.project,
+        environment=payments_env,
         vendor=Vendor.OPENAI,
         monthly_cap_usd=Decimal("20"),
         justification="tests",

@@ -5,17 +5,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from apps.projects.tests.factories import EnvironmentFactory, ProjectFactory
 from apps.vault.models import KeyStatus, VendorKey
 from apps.vault.tests.factories import make_key, make_secret
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def payments_env(team):
-    project = ProjectFactory(team=team, name="Checkout", slug="checkout")
-    return EnvironmentFactory(project=project, name="staging")
 
 
 @pytest.fixture

@@ -10,22 +10,10 @@ from django.utils import timezone
 from apps.accounts.tests.factories import PASSWORD
 from apps.audit.models import AuditEvent
 from apps.audit.services import Actor
-from apps.projects.tests.factories import EnvironmentFactory, ProjectFactory
+from apps.projects.tests.factories import EnvironmentFactory
 from apps.vault import services
 from apps.vault.models import KeyStatus, Vendor
 from apps.vault.tests.factories import make_key, make_secret
-
-
-@pytest.fixture
-def payments_env(team):
-    project = ProjectFactory(team=team, name="Checkout", slug="checkout")
-    return EnvironmentFactory(project=project, name="staging")
-
-
-@pytest.fixture
-def search_env(other_team):
-    project = ProjectFactory(team=other_team, name="Ranking", slug="ranking")
-    return EnvironmentFactory(project=project, name="production")
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from django.utils import timezone
 from apps.accounts.tests.factories import PASSWORD
 from apps.audit.models import AuditEvent
 from apps.audit.services import Actor
-from apps.projects.tests.factories import EnvironmentFactory, ProjectFactory
 from apps.vault import services
 from apps.vault.models import KeyStatus, VendorKey
 from apps.vault.tests.factories import make_key, make_secret
@@ -18,18 +17,6 @@ from conftest import PERSONAS
 # A key of the team "Payments": the engineer's own team, not the outsider's.
 READ = {"admin": 200, "finance": 200, "engineer": 200, "outsider": 404}
 WRITE = {"admin": 200, "finance": 403, "engineer": 403, "outsider": 404}
-
-
-@pytest.fixture
-def payments_env(team):
-    project = ProjectFactory(team=team, name="Checkout", slug="checkout")
-    return EnvironmentFactory(project=project, name="staging")
-
-
-@pytest.fixture
-def search_env(other_team):
-    project = ProjectFactory(team=other_team, name="Ranking", slug="ranking")
-    return EnvironmentFactory(project=project, name="production")
 
 
 @pytest.fixture

@@ -18,16 +18,9 @@ from rest_framework.test import APIClient
 
 from apps.accounts.tests.factories import PASSWORD
 from apps.keyrequests.models import KeyRequest
-from apps.projects.tests.factories import EnvironmentFactory, ProjectFactory
 from apps.vault.models import Vendor, VendorKey
 from apps.vault.tests.factories import make_secret
 from conftest import PERSONAS
-
-
-@pytest.fixture
-def scope(team):
-    project = ProjectFactory(team=team, name="Checkout", slug="checkout")
-    return EnvironmentFactory(project=project, name="staging", kind="staging")
 
 
 def api_for(user):
@@ -36,14 +29,14 @@ def api_for(user):
     return api
 
 
-def run_journeys(admin, engineer, scope, client):
+def run_journeys(admin, engineer, payments_env, client):
     """Do everything a secret goes through; return (secrets, allowed responses)."""
     secrets = {name: make_secret(vendor) for name, vendor in SECRETS.items()}
     shown = []  # responses whose purpose is to show a secret
     api = api_for(admin)
     scope_fields = {
-        "project": scope.project_id,
-        "environment": scope.pk,
+        "project": payments_env.project_id,
+        "environment": payments_env.pk,
         "owner": engineer.pk,
     }
 
@@ -108,8 +101,8 @@ def run_journeys(admin, engineer, scope, client):
     requested = api_for(engineer).post(
         "/api/v1/key-requests/",
         {
-            "project": scope.project_id,
-            "environment": scope.pk,
+            "project": payments_env.project_id,
+            "environment": payments_env.pk,
             "vendor": Vendor.OPENAI,
             "monthly_cap_usd": "50.00",
             "justification": "Checkout assistant staging tests",
@@ -196,10 +189,12 @@ def page_urls(keys, key_requests):
 
 @pytest.mark.django_db
 def test_no_plaintext_outside_the_one_time_views(
-    admin, engineer, people, scope, client, caplog
+    admin, engineer, people, payments_env, client, caplog
 ):
     caplog.set_level(logging.DEBUG)
-    secrets, shown, other_responses = run_journeys(admin, engineer, scope, client)
+    secrets, shown, other_responses = run_journeys(
+        admin, engineer, payments_env, client
+    )
     for response in shown:
         assert hits(secrets, response.content.decode(), "shown"), "search is blind"
 
@@ -233,8 +228,8 @@ def test_no_plaintext_outside_the_one_time_views(
     assert found == []
 
 
-def test_the_database_search_finds_a_planted_plaintext(scope):
+def test_the_database_search_finds_a_planted_plaintext(payments_env):
     planted = make_secret(Vendor.ANTHROPIC)
-    scope.project.description = f"oops {planted}"
-    scope.project.save()
+    payments_env.project.description = f"oops {planted}"
+    payments_env.project.save()
     assert database_hits({"planted": planted}) == ["planted in projects_project"]

@@ -10,25 +10,18 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import Actor
 from apps.keyrequests import services as requests
 from apps.keyrequests.services import SecretViewRefused
-from apps.projects.tests.factories import EnvironmentFactory, ProjectFactory
 from apps.vault import services
 from apps.vault.models import KeyStatus, Vendor, VendorKey
 from apps.vault.tests.factories import make_key, make_secret
 
 
 @pytest.fixture
-def environment(team):
-    project = ProjectFactory(team=team, name="Checkout", slug="checkout")
-    return EnvironmentFactory(project=project, name="staging", kind="staging")
-
-
-@pytest.fixture
-def issued(admin, engineer, environment):
+def issued(admin, engineer, payments_env):
     """A request issued to the engineer, whose one-time view is not opened yet."""
     pending = requests.create_request(
         Actor(engineer),
-        project=environment.project,
-        environment=environment,
+        project=payments_env.project,
+        environment=payments_env,
         vendor=Vendor.OPENAI,
         monthly_cap_usd=Decimal("20"),
         justification="tests",
@@ -36,8 +29,8 @@ def issued(admin, engineer, environment):
     return requests.approve(Actor(admin), pending, secret=make_secret(), name="k")
 
 
-def test_a_key_revoked_meanwhile_cannot_be_rotated(admin, environment):
-    key, _ = make_key(admin, environment=environment)
+def test_a_key_revoked_meanwhile_cannot_be_rotated(admin, payments_env):
+    key, _ = make_key(admin, environment=payments_env)
     stale = VendorKey.objects.get(pk=key.pk)  # loaded before the revocation
     services.revoke_key(Actor(admin), key, reason="leaked")
 
@@ -50,8 +43,8 @@ def test_a_key_revoked_meanwhile_cannot_be_rotated(admin, environment):
     assert key.versions.get().retired_at is not None
 
 
-def test_a_refused_rotation_does_not_name_the_other_key(admin, environment):
-    key, _ = make_key(admin, environment=environment)
+def test_a_refused_rotation_does_not_name_the_other_key(admin, payments_env):
+    key, _ = make_key(admin, environment=payments_env)
     _, other_secret = make_key(admin, name="Search team's key")
 
     with pytest.raises(ValidationError):
@@ -85,8 +78,8 @@ def test_the_one_time_view_never_hands_out_a_rotated_in_secret(admin, engineer, 
         requests.reveal_once(Actor(engineer), key_request)
 
 
-def test_reveal_locks_after_repeated_wrong_passwords(admin, environment, settings):
-    key, _ = make_key(admin, environment=environment)
+def test_reveal_locks_after_repeated_wrong_passwords(admin, payments_env, settings):
+    key, _ = make_key(admin, environment=payments_env)
     for _ in range(settings.AXES_FAILURE_LIMIT):
         with pytest.raises(PermissionDenied, match="not correct"):
             services.elevate(Actor(admin), key, "guess")
