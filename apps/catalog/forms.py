@@ -1,6 +1,7 @@
 from django import forms
 
 from apps.catalog.models import PriceOverride
+from apps.catalog.services import OVERRIDE_FIELDS
 from apps.projects.models import Tier
 from apps.vault.models import Vendor
 
@@ -8,16 +9,7 @@ from apps.vault.models import Vendor
 class PriceOverrideForm(forms.ModelForm):
     class Meta:
         model = PriceOverride
-        fields = [
-            "vendor",
-            "model",
-            "effective_from",
-            "input_per_mtok",
-            "cached_input_per_mtok",
-            "cache_write_per_mtok",
-            "output_per_mtok",
-            "context_window",
-        ]
+        fields = list(OVERRIDE_FIELDS)
         labels = {
             "input_per_mtok": "Input $/MTok",
             "cached_input_per_mtok": "Cached input $/MTok",

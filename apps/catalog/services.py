@@ -8,12 +8,24 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from apps.accounts.services import require_admin
-from apps.audit.services import Actor, record, save_changes
+from apps.audit.services import Actor, record, save_changes, snapshot
 from apps.catalog.models import ModelTier, PriceOverride
 from apps.catalog.names import normalize_model_name
 from apps.catalog.pricing import ModelPrices, catalog_prices
 from apps.projects.models import Tier
 from apps.vault.models import Vendor
+
+# What an override states; forms edit these and the audit log records them.
+OVERRIDE_FIELDS = (
+    "vendor",
+    "model",
+    "effective_from",
+    "input_per_mtok",
+    "cached_input_per_mtok",
+    "cache_write_per_mtok",
+    "output_per_mtok",
+    "context_window",
+)
 
 # Open-weight and the vendors' smallest models are economy whatever they cost.
 ECONOMY_NAMES = re.compile(r"(?:^|-)(?:oss|nano|lite|gemma|flash-lite)(?:-|$)")
@@ -98,7 +110,12 @@ def create_override(actor: Actor, **fields) -> PriceOverride:
         override = PriceOverride(**fields)
         _check_unique(override)
         override.save()
-        record(actor, "model.override_created", override, **_details(override))
+        record(
+            actor,
+            "model.override_created",
+            override,
+            **_stated(override),
+        )
     return override
 
 
@@ -107,7 +124,7 @@ def update_override(actor: Actor, override: PriceOverride, **fields) -> PriceOve
     if "model" in fields:
         fields["model"] = normalize_model_name(fields["model"])
     with transaction.atomic():
-        _check_unique(PriceOverride(pk=override.pk, **{**_details(override), **fields}))
+        _check_unique(PriceOverride(pk=override.pk, **{**_stated(override), **fields}))
         save_changes(actor, override, "model.override_updated", fields)
     return override
 
@@ -115,7 +132,12 @@ def update_override(actor: Actor, override: PriceOverride, **fields) -> PriceOve
 def delete_override(actor: Actor, override: PriceOverride) -> None:
     require_admin(actor.user)
     with transaction.atomic():
-        record(actor, "model.override_deleted", override, **_details(override))
+        record(
+            actor,
+            "model.override_deleted",
+            override,
+            **_stated(override),
+        )
         override.delete()
 
 
@@ -132,17 +154,5 @@ def _check_unique(override):
         )
 
 
-def _details(override):
-    return {
-        field: getattr(override, field)
-        for field in (
-            "vendor",
-            "model",
-            "effective_from",
-            "input_per_mtok",
-            "cached_input_per_mtok",
-            "cache_write_per_mtok",
-            "output_per_mtok",
-            "context_window",
-        )
-    }
+def _stated(override) -> dict:
+    return snapshot(override, OVERRIDE_FIELDS)

@@ -6,7 +6,7 @@ from django.utils import timezone
 from apps.accounts.models import Team, User
 from apps.projects.models import Environment, Project
 from apps.vault.models import KeyStatus, Vendor, VendorKey
-from apps.vault.services import MAX_OVERLAP_HOURS, search_keys
+from apps.vault.services import EDIT_FIELDS, MAX_OVERLAP_HOURS, search_keys
 
 # The secret is never rendered back into a page: a form re-shown after an error
 # asks for it again rather than echo it.
@@ -60,16 +60,7 @@ class KeyScopeForm(forms.ModelForm):
 
     class Meta:
         model = VendorKey
-        fields = [
-            "name",
-            "vendor_key_id",
-            "project",
-            "environment",
-            "owner",
-            "allowed_models",
-            "monthly_cap_usd",
-            "expires_at",
-        ]
+        fields = list(EDIT_FIELDS)
         labels = {"vendor_key_id": "Vendor key id", "monthly_cap_usd": "Monthly cap"}
         help_texts = {"monthly_cap_usd": "USD. Empty: no cap."}
 

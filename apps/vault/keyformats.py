@@ -7,6 +7,8 @@ for that vendor's keys, since a loose pattern would flag random text.
 """
 
 import re
+import secrets
+import string
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -103,3 +105,29 @@ def find_leaks(text: str) -> list[Leak]:
             value = match.group(1)
             found.setdefault(value, Leak(vendor, value, match.start(1), match.end(1)))
     return sorted(found.values(), key=lambda leak: leak.start)
+
+
+ALNUM = string.ascii_letters + string.digits
+LOWER_ALNUM = string.ascii_lowercase + string.digits
+
+
+def sample_secret(vendor: str) -> str:
+    """A random string in ``vendor``'s key format, for demos and tests.
+
+    It passes ``validate_secret`` and opens nothing at the vendor.
+    """
+    if vendor == Vendor.OPENAI:
+        return f"sk-proj-{_random(74)}T3BlbkFJ{_random(74)}"
+    if vendor == Vendor.ANTHROPIC:
+        return f"sk-ant-api03-{_random(93)}AA"
+    if vendor == Vendor.GOOGLE:
+        return f"AIza{_random(35)}"
+    if vendor == Vendor.DEEPSEEK:
+        return f"sk-{_random(32, LOWER_ALNUM)}"
+    if vendor == Vendor.ZHIPU:
+        return f"{_random(32, LOWER_ALNUM)}.{_random(16)}"
+    return f"sk-{_random(48)}"
+
+
+def _random(length: int, alphabet: str = ALNUM) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))

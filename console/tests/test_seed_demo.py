@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.accounts.management.commands.seed_demo import DEMO_PASSWORD, demo_secret
+from apps.accounts.management.commands.seed_demo import DEMO_PASSWORD
 from apps.accounts.models import Role, Team, User
 from apps.accounts.tests.factories import UserFactory
 from apps.audit.models import AuditEvent
@@ -17,6 +17,7 @@ from apps.audit.services import verify_chain
 from apps.keyrequests.models import KeyRequest, RequestState
 from apps.projects.models import Environment, Project, Tier
 from apps.vault import keyformats
+from apps.vault.keyformats import sample_secret
 from apps.vault.models import KeyStatus, KeyVersion, Secret, Vendor, VendorKey
 
 pytestmark = pytest.mark.django_db
@@ -205,8 +206,8 @@ def test_seed_demo_keys_have_limits_and_one_rotation_with_a_week_of_overlap(debu
 
 def test_seed_demo_secrets_match_their_vendors_format():
     for vendor in (Vendor.OPENAI, Vendor.ANTHROPIC, Vendor.GOOGLE, Vendor.DEEPSEEK):
-        keyformats.validate_secret(vendor, demo_secret(vendor))
-    assert demo_secret(Vendor.OPENAI) != demo_secret(Vendor.OPENAI)
+        keyformats.validate_secret(vendor, sample_secret(vendor))
+    assert sample_secret(Vendor.OPENAI) != sample_secret(Vendor.OPENAI)
 
 
 def test_seed_demo_leaves_a_pending_a_rejected_and_an_unopened_issued_request(debug):

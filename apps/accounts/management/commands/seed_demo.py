@@ -1,7 +1,5 @@
 """Fill an empty database with a small demo organization and print its logins."""
 
-import secrets
-import string
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
@@ -20,6 +18,7 @@ from apps.keyrequests import services as keyrequests
 from apps.keyrequests.models import RequestState
 from apps.projects.models import DEFAULT_MAX_TIER, EnvironmentKind, Project, Tier
 from apps.projects.services import create_environment, create_project
+from apps.vault.keyformats import sample_secret
 from apps.vault.models import Vendor
 from apps.vault.services import register_key, revoke_key, rotate_key
 
@@ -224,9 +223,6 @@ REQUESTS = [
     ),
 ]
 
-ALNUM = string.ascii_letters + string.digits
-LOWER_ALNUM = string.ascii_lowercase + string.digits
-
 
 class Command(BaseCommand):
     help = (
@@ -371,7 +367,7 @@ def _seed_key(actor: Actor, spec: DemoKey, users, environments):
     expires_at = timezone.now() + spec.expires_in if spec.expires_in else None
     key = register_key(
         actor,
-        secret=demo_secret(spec.vendor),
+        secret=sample_secret(spec.vendor),
         name=spec.name,
         vendor=spec.vendor,
         project=environment.project,
@@ -385,7 +381,7 @@ def _seed_key(actor: Actor, spec: DemoKey, users, environments):
         rotate_key(
             actor,
             key,
-            secret=demo_secret(spec.vendor),
+            secret=sample_secret(spec.vendor),
             overlap_hours=spec.rotation_overlap_hours,
         )
     if spec.revoke_reason:
@@ -410,26 +406,9 @@ def _seed_request(admin: Actor, spec: DemoRequest, users, environments):
     elif spec.state == RequestState.ISSUED:
         keyrequests.approve(admin, key_request)
         keyrequests.issue(
-            admin, key_request, secret=demo_secret(spec.vendor), name=spec.key_name
+            admin, key_request, secret=sample_secret(spec.vendor), name=spec.key_name
         )
     return key_request
-
-
-def demo_secret(vendor: str) -> str:
-    """A random secret in ``vendor``'s key format; it opens nothing at the vendor."""
-    if vendor == Vendor.OPENAI:
-        return f"sk-proj-{_random(74)}T3BlbkFJ{_random(74)}"
-    if vendor == Vendor.ANTHROPIC:
-        return f"sk-ant-api03-{_random(93)}AA"
-    if vendor == Vendor.GOOGLE:
-        return f"AIza{_random(35)}"
-    if vendor == Vendor.DEEPSEEK:
-        return f"sk-{_random(32, LOWER_ALNUM)}"
-    raise ValueError(f"seed_demo makes no {vendor} keys")
-
-
-def _random(length: int, alphabet: str = ALNUM) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
 def _tally(values) -> str:
