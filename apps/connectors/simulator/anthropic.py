@@ -84,7 +84,7 @@ def usage_messages(sim, request) -> dict:
     query = request.query
     start, end = _window(sim, query)
     width_name, size = width(query, ("1h", "1d"))
-    count = limit(query, *USAGE_LIMITS[width_name])
+    count = sim.page_size(limit(query, *USAGE_LIMITS[width_name]))
     groups = _groups(query, USAGE_GROUPS)
     starts, next_page = bucket_page(start, end, size, one(query, "page"), count)
 
@@ -163,7 +163,7 @@ def cost_report(sim, request) -> dict:
     query = request.query
     start, end = _window(sim, query)
     width(query, ("1d",))
-    count = limit(query, 7, 31)
+    count = sim.page_size(limit(query, 7, 31))
     groups = _groups(query, COST_GROUPS)
     starts, next_page = bucket_page(start, end, DAY, one(query, "page"), count)
 
@@ -277,8 +277,8 @@ def _list(items: list[dict], has_more: bool) -> dict:
     }
 
 
-def _id_page(query, items: list[dict]) -> dict:
-    count = limit(query, 20, 1000)
+def _id_page(sim, query, items: list[dict]) -> dict:
+    count = sim.page_size(limit(query, 20, 1000))
     before = one(query, "before_id")
     if before is not None:
         ids = [item["id"] for item in items]
@@ -306,7 +306,7 @@ def api_keys(sim, request) -> dict:
         and (workspace is None or item["workspace_id"] == workspace)
         and (creator is None or item["created_by"]["id"] == creator)
     ]
-    return _id_page(query, keys)
+    return _id_page(sim, query, keys)
 
 
 def _find_key(sim, key_id: str):
@@ -355,7 +355,7 @@ def workspaces(sim, request) -> dict:
         }
         for workspace in sim.org.workspaces
     ]
-    return _id_page(request.query, items)
+    return _id_page(sim, request.query, items)
 
 
 ROUTES = [

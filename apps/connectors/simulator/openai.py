@@ -18,7 +18,14 @@ from .buckets import (
     one,
     width,
 )
-from .org import BATCH_DISCOUNT, OPENAI_PRICES, OpenAIKey, Owner
+from .org import (
+    BATCH_DISCOUNT,
+    OPENAI_EMBEDDING_PRICES,
+    OPENAI_PRICES,
+    OpenAIEmbeddingUsage,
+    OpenAIKey,
+    Owner,
+)
 
 USAGE_LIMITS = {"1h": (24, 168), "1d": (7, 31)}
 COMPLETIONS_GROUPS = (
@@ -29,15 +36,17 @@ COMPLETIONS_GROUPS = (
     "batch",
     "service_tier",
 )
+EMBEDDINGS_GROUPS = ("project_id", "user_id", "api_key_id", "model")
 COST_GROUPS = ("project_id", "line_item", "api_key_id")
 MILLION = Decimal(1_000_000)
 
 
 @dataclass
 class OpenAIState:
-    """What requests changed in this run: deleted keys, new service accounts."""
+    """What requests changed in this run: deleted keys, service accounts."""
 
     deleted_key_ids: set[str] = field(default_factory=set)
+    deleted_service_accounts: set[tuple[str, str]] = field(default_factory=set)
     service_accounts: dict[str, list[Owner]] = field(default_factory=dict)
     created_keys: list[OpenAIKey] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -75,7 +84,7 @@ def usage_completions(sim, request) -> dict:
     query = request.query
     start, end = _window(sim, query)
     width_name, size = width(query, ("1h", "1d"))
-    count = limit(query, *USAGE_LIMITS[width_name])
+    count = sim.page_size(limit(query, *USAGE_LIMITS[width_name]))
     groups = _groups(query, COMPLETIONS_GROUPS)
     starts, next_page = bucket_page(start, end, size, one(query, "page"), count)
 
@@ -92,6 +101,46 @@ def usage_completions(sim, request) -> dict:
     return _envelope(buckets, next_page)
 
 
+def usage_embeddings(sim, request) -> dict:
+    query = request.query
+    start, end = _window(sim, query)
+    width_name, size = width(query, ("1h", "1d"))
+    count = sim.page_size(limit(query, *USAGE_LIMITS[width_name]))
+    groups = _groups(query, EMBEDDINGS_GROUPS)
+    starts, next_page = bucket_page(start, end, size, one(query, "page"), count)
+
+    keep = _usage_filter(query)
+    buckets = []
+    for bucket_start in starts:
+        rows = [
+            row
+            for hour in _hours(sim, bucket_start, size)
+            for row in sim.org.openai_embeddings_usage(hour)
+            if keep(row)
+        ]
+        buckets.append(_bucket(bucket_start, size, _embeddings_results(rows, groups)))
+    return _envelope(buckets, next_page)
+
+
+def _embeddings_results(rows, groups: list[str]) -> list[dict]:
+    totals: dict[tuple, list[int]] = {}
+    for row in rows:
+        group = tuple(getattr(row, name) for name in groups)
+        total = totals.setdefault(group, [0, 0])
+        total[0] += row.input_tokens
+        total[1] += row.requests
+    return [
+        {
+            "object": "organization.usage.embeddings.result",
+            "input_tokens": input_tokens,
+            "num_model_requests": requests,
+        }
+        | dict.fromkeys(EMBEDDINGS_GROUPS)
+        | dict(zip(groups, group, strict=True))
+        for group, (input_tokens, requests) in totals.items()
+    ]
+
+
 def _usage_filter(query):
     wanted = {
         "project_id": set(many(query, "project_ids")),
@@ -105,7 +154,7 @@ def _usage_filter(query):
         for name, values in wanted.items():
             if values and getattr(row, name) not in values:
                 return False
-        return batch is None or row.batch == (batch == "true")
+        return batch is None or getattr(row, "batch", False) == (batch == "true")
 
     return keep
 
@@ -169,7 +218,7 @@ def costs(sim, request) -> dict:
     query = request.query
     start, end = _window(sim, query)
     width(query, ("1d",))
-    count = limit(query, 7, 180)
+    count = sim.page_size(limit(query, 7, 180))
     groups = _groups(query, COST_GROUPS)
     starts, next_page = bucket_page(start, end, DAY, one(query, "page"), count)
 
@@ -180,7 +229,7 @@ def costs(sim, request) -> dict:
         items = [
             item
             for hour in _hours(sim, bucket_start, DAY)
-            for row in sim.org.openai_usage(hour)
+            for row in _priced_usage(sim, hour)
             if (not projects or row.project_id in projects)
             and (not keys or row.api_key_id in keys)
             for item in _line_items(row)
@@ -189,8 +238,17 @@ def costs(sim, request) -> dict:
     return _envelope(buckets, next_page)
 
 
+def _priced_usage(sim, hour: int) -> list:
+    return [*sim.org.openai_usage(hour), *sim.org.openai_embeddings_usage(hour)]
+
+
 def _line_items(row) -> list[tuple]:
     """(project, key, line item, tokens, USD) for each priced part of a usage row."""
+    if isinstance(row, OpenAIEmbeddingUsage):
+        price = OPENAI_EMBEDDING_PRICES[row.model]
+        amount = row.input_tokens * price / MILLION
+        line_item = f"{row.model}, input"
+        return [(row.project_id, row.api_key_id, line_item, row.input_tokens, amount)]
     input_price, cached_price, output_price = OPENAI_PRICES[row.model]
     factor = BATCH_DISCOUNT if row.batch else Decimal(1)
     suffix = " (batch)" if row.batch else ""
@@ -251,7 +309,7 @@ def _list(items: list[dict], has_more: bool) -> dict:
 def projects(sim, request) -> dict:
     query = request.query
     chosen, has_more = list_page(
-        sim.org.projects, one(query, "after"), limit(query, 20, 100)
+        sim.org.projects, one(query, "after"), sim.page_size(limit(query, 20, 100))
     )
     return _list([_project(project) for project in chosen], has_more)
 
@@ -297,8 +355,23 @@ def project_api_keys(sim, request) -> dict:
         raise invalid("owner_project_access must be active, inactive or any")
     # Every synthetic key's owner still has access to its project.
     keys = [] if access == "inactive" else _project_keys(sim, project.id)
-    chosen, has_more = list_page(keys, one(query, "after"), limit(query, 20, 100))
+    count = sim.page_size(limit(query, 20, 100))
+    chosen, has_more = list_page(keys, one(query, "after"), count)
     return _list([_project_key(key) for key in chosen], has_more)
+
+
+def _find_project_key(sim, project_id: str, key_id: str) -> OpenAIKey:
+    for key in _project_keys(sim, project_id):
+        if key.id == key_id:
+            return key
+    raise VendorError(
+        404, "invalid_request_error", f"No such API key: '{key_id}'", "key_id"
+    )
+
+
+def project_api_key(sim, request) -> dict:
+    project = _find_project(sim, request.params["project_id"])
+    return _project_key(_find_project_key(sim, project.id, request.params["key_id"]))
 
 
 def _project_key(key: OpenAIKey) -> dict:
@@ -333,12 +406,7 @@ def _project_key(key: OpenAIKey) -> dict:
 def delete_project_api_key(sim, request) -> dict:
     project = _find_project(sim, request.params["project_id"])
     key_id = request.params["key_id"]
-    matches = [key for key in _project_keys(sim, project.id) if key.id == key_id]
-    if not matches:
-        raise VendorError(
-            404, "invalid_request_error", f"No such API key: '{key_id}'", "key_id"
-        )
-    if matches[0].owner.type == "service_account":
+    if _find_project_key(sim, project.id, key_id).owner.type == "service_account":
         raise invalid("API keys owned by a service account cannot be deleted", "key_id")
     with sim.openai_state.lock:
         sim.openai_state.deleted_key_ids.add(key_id)
@@ -355,16 +423,23 @@ def _service_accounts(sim, project_id: str) -> list[Owner]:
         for key in sim.org.openai_keys
         if key.project_id == project_id and key.owner.type == "service_account"
     }
-    with sim.openai_state.lock:
-        created = sim.openai_state.service_accounts.get(project_id, [])
-        return [*owners.values(), *created]
+    state = sim.openai_state
+    with state.lock:
+        created = state.service_accounts.get(project_id, [])
+        return [
+            owner
+            for owner in [*owners.values(), *created]
+            if (project_id, owner.id) not in state.deleted_service_accounts
+        ]
 
 
 def service_accounts(sim, request) -> dict:
     query = request.query
     project = _find_project(sim, request.params["project_id"])
     chosen, has_more = list_page(
-        _service_accounts(sim, project.id), one(query, "after"), limit(query, 20, 100)
+        _service_accounts(sim, project.id),
+        one(query, "after"),
+        sim.page_size(limit(query, 20, 100)),
     )
     return _list([_service_account(owner) for owner in chosen], has_more)
 
@@ -379,12 +454,35 @@ def _service_account(owner: Owner) -> dict:
     }
 
 
+def delete_service_account(sim, request) -> dict:
+    """Delete a project's service account, and with it the account's API keys."""
+    project = _find_project(sim, request.params["project_id"])
+    account_id = request.params["service_account_id"]
+    if account_id not in {owner.id for owner in _service_accounts(sim, project.id)}:
+        raise VendorError(
+            404,
+            "invalid_request_error",
+            f"No such service account: '{account_id}'",
+            "service_account_id",
+        )
+    owned = [
+        key.id for key in _project_keys(sim, project.id) if key.owner.id == account_id
+    ]
+    state = sim.openai_state
+    with state.lock:
+        state.deleted_service_accounts.add((project.id, account_id))
+        state.deleted_key_ids.update(owned)
+    return {
+        "object": "organization.project.service_account.deleted",
+        "id": account_id,
+        "deleted": True,
+    }
+
+
 def create_service_account(sim, request) -> dict:
     """Create a service account and, unless asked not to, its one API key."""
     project = _find_project(sim, request.params["project_id"])
-    name = request.body.get("name")
-    if not isinstance(name, str) or not name:
-        raise invalid("name is required", "name")
+    name = _name(request)
     bare = bool(request.body.get("create_service_account_only"))
 
     state = sim.openai_state
@@ -399,27 +497,64 @@ def create_service_account(sim, request) -> dict:
             sim.now(),
         )
         state.service_accounts.setdefault(project.id, []).append(owner)
-        if bare:
-            return _service_account(owner) | {"api_key": None}
-        value = "sk-svcacct-" + secrets.token_urlsafe(48)
+    if bare:
+        return _service_account(owner) | {"api_key": None}
+    return _service_account(owner) | {
+        "api_key": _new_key(sim, project.id, owner, "Secret Key")
+    }
+
+
+def create_service_account_key(sim, request) -> dict:
+    """Give an existing service account one more API key."""
+    project = _find_project(sim, request.params["project_id"])
+    account_id = request.params["service_account_id"]
+    name = _name(request)
+    for owner in _service_accounts(sim, project.id):
+        if owner.id == account_id:
+            return _new_key(sim, project.id, owner, name)
+    raise VendorError(
+        404,
+        "invalid_request_error",
+        f"No such service account: '{account_id}'",
+        "service_account_id",
+    )
+
+
+def _name(request) -> str:
+    name = request.body.get("name")
+    if not isinstance(name, str) or not name:
+        raise invalid("name is required", "name")
+    return name
+
+
+def _new_key(sim, project_id: str, owner: Owner, name: str) -> dict:
+    """A new key for ``owner``, listed from now on; its value is shown only here."""
+    value = _service_account_secret()
+    state = sim.openai_state
+    with state.lock:
         key = replace(
             sim.org.openai_keys[0],
-            id=sim.org.stable_id("key_", "created-key", number, 16),
-            name="Secret Key",
-            project_id=project.id,
+            id=sim.org.stable_id("key_", "created-key", len(state.created_keys), 16),
+            name=name,
+            project_id=project_id,
             owner=owner,
-            created_at=owner.created_at,
+            created_at=sim.now(),
             hint=value[-4:],
         )
         state.created_keys.append(key)
-    api_key = {
+    return {
         "object": "organization.project.service_account.api_key",
         "value": value,
         "name": key.name,
         "created_at": key.created_at,
         "id": key.id,
     }
-    return _service_account(owner) | {"api_key": api_key}
+
+
+def _service_account_secret() -> str:
+    """A fresh value in the shape OpenAI's own service-account keys have."""
+    halves = [secrets.token_urlsafe(56)[:74] for _ in range(2)]
+    return f"sk-svcacct-{halves[0]}T3BlbkFJ{halves[1]}"
 
 
 def admin_api_keys(sim, request) -> dict:
@@ -431,7 +566,10 @@ def admin_api_keys(sim, request) -> dict:
     if order == "desc":
         keys.reverse()
     chosen, has_more = list_page(
-        keys, one(query, "after"), limit(query, 20, 100), key=lambda item: item["id"]
+        keys,
+        one(query, "after"),
+        sim.page_size(limit(query, 20, 100)),
+        key=lambda item: item["id"],
     )
     return _list(chosen, has_more)
 
@@ -461,12 +599,18 @@ def _admin_keys(sim) -> list[dict]:
 
 ROUTES = [
     ("GET", r"/v1/organization/usage/completions", usage_completions),
+    ("GET", r"/v1/organization/usage/embeddings", usage_embeddings),
     ("GET", r"/v1/organization/costs", costs),
     ("GET", r"/v1/organization/projects", projects),
     (
         "GET",
         r"/v1/organization/projects/(?P<project_id>[^/]+)/api_keys",
         project_api_keys,
+    ),
+    (
+        "GET",
+        r"/v1/organization/projects/(?P<project_id>[^/]+)/api_keys/(?P<key_id>[^/]+)",
+        project_api_key,
     ),
     (
         "DELETE",
@@ -482,6 +626,18 @@ ROUTES = [
         "POST",
         r"/v1/organization/projects/(?P<project_id>[^/]+)/service_accounts",
         create_service_account,
+    ),
+    (
+        "DELETE",
+        r"/v1/organization/projects/(?P<project_id>[^/]+)"
+        r"/service_accounts/(?P<service_account_id>[^/]+)",
+        delete_service_account,
+    ),
+    (
+        "POST",
+        r"/v1/organization/projects/(?P<project_id>[^/]+)"
+        r"/service_accounts/(?P<service_account_id>[^/]+)/api_keys",
+        create_service_account_key,
     ),
     ("GET", r"/v1/organization/admin_api_keys", admin_api_keys),
 ]

@@ -24,6 +24,8 @@ OPENAI_PRICES = {
     "gpt-5.4-mini": (Decimal("0.25"), Decimal("0.025"), Decimal("2.00")),
     "gpt-4o-2024-08-06": (Decimal("2.50"), Decimal("1.25"), Decimal("10.00")),
 }
+# USD per million input tokens; embeddings have no cached or output tokens.
+OPENAI_EMBEDDING_PRICES = {"text-embedding-3-small": Decimal("0.02")}
 # (input, 5-minute cache write, 1-hour cache write, cache read, output).
 ANTHROPIC_PRICES = {
     "claude-sonnet-4-5": (
@@ -121,6 +123,18 @@ class OpenAIUsage:
     @property
     def input_tokens(self) -> int:
         return self.cached + self.cache_write + self.uncached
+
+
+@dataclass(frozen=True)
+class OpenAIEmbeddingUsage:
+    """One key's embedding requests in one hour."""
+
+    project_id: str
+    user_id: str | None
+    api_key_id: str
+    model: str
+    input_tokens: int
+    requests: int
 
 
 @dataclass(frozen=True)
@@ -280,6 +294,29 @@ class SyntheticOrg:
             output=int(requests * 400 * size),
             requests=requests,
         )
+
+    def openai_embeddings_usage(self, hour: int) -> list[OpenAIEmbeddingUsage]:
+        """Embeddings from the Search project's keys, beside their completions."""
+        model = next(iter(OPENAI_EMBEDDING_PRICES))
+        rows = []
+        for key in self.openai_keys:
+            if hour < key.created_at or key.project_id != self.projects[1].id:
+                continue
+            activity = self.activity(("embeddings", key.id), hour)
+            requests = round(key.requests_per_hour * activity / 2)
+            if requests:
+                size = 0.6 + 0.8 * self.noise("oa-embed-size", key.id, hour)
+                rows.append(
+                    OpenAIEmbeddingUsage(
+                        project_id=key.project_id,
+                        user_id=key.owner.id if key.owner.type == "user" else None,
+                        api_key_id=key.id,
+                        model=model,
+                        input_tokens=int(requests * 800 * size),
+                        requests=requests,
+                    )
+                )
+        return rows
 
     def anthropic_usage(self, hour: int) -> list[AnthropicUsage]:
         rows = []

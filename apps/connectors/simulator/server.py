@@ -6,6 +6,7 @@ import re
 import secrets
 import threading
 import time
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +19,7 @@ from .org import SyntheticOrg
 
 logger = logging.getLogger(__name__)
 
-VENDORS = ("openai", "anthropic", "deepseek", "moonshot")
+VENDORS = ("openai", "anthropic", "deepseek", "moonshot", "openai_compatible")
 ROUTES = [
     (vendor, method, re.compile(pattern + r"/?"), handler)
     for vendor, table in (
@@ -26,6 +27,7 @@ ROUTES = [
         ("anthropic", anthropic.ROUTES),
         ("deepseek", balances.DEEPSEEK_ROUTES),
         ("moonshot", balances.MOONSHOT_ROUTES),
+        ("openai_compatible", balances.GATEWAY_ROUTES),
     )
     for method, pattern, handler in table
 ]
@@ -45,6 +47,7 @@ def generate_admin_keys() -> dict[str, str]:
         "anthropic": "sk-ant-admin01-" + secrets.token_urlsafe(70),
         "deepseek": "sk-" + secrets.token_hex(16),
         "moonshot": "sk-" + secrets.token_urlsafe(36),
+        "openai_compatible": "sk-or-v1-" + secrets.token_hex(32),
     }
 
 
@@ -67,10 +70,21 @@ class Simulator:
         admin_keys: dict[str, str] | None = None,
         faults: tuple = (),
         clock=time.time,
+        page_cap: int | None = None,
+        canned: dict[str, list[dict]] | None = None,
     ):
+        """Serve the organization of ``seed``, or ``canned`` bodies where given.
+
+        ``page_cap`` serves fewer items per page than asked for, as vendors may.
+        ``canned`` maps a known path to the bodies its successive requests get,
+        verbatim; the credentials are still checked and faults still applied.
+        """
         self.org = SyntheticOrg(seed)
         self.admin_keys = generate_admin_keys() | (admin_keys or {})
         self.faults = fault_modes.FaultPlan(faults)
+        self.page_cap = page_cap
+        self._canned = {path: deque(bodies) for path, bodies in (canned or {}).items()}
+        self._canned_lock = threading.Lock()
         self.openai_state = openai.OpenAIState()
         self.anthropic_state = anthropic.AnthropicState()
         self.stopping = threading.Event()
@@ -86,6 +100,21 @@ class Simulator:
 
     def now(self) -> int:
         return int(self._clock())
+
+    def page_size(self, asked: int) -> int:
+        return min(asked, self.page_cap) if self.page_cap else asked
+
+    def is_canned(self, path: str) -> bool:
+        return path in self._canned
+
+    def next_canned(self, path: str) -> dict:
+        with self._canned_lock:
+            bodies = self._canned[path]
+            if not bodies:
+                raise VendorError(
+                    404, "not_found_error", f"No canned body left: {path}"
+                )
+            return bodies.popleft()
 
     def serve_forever(self) -> None:
         self._server.serve_forever()
@@ -164,7 +193,10 @@ class VendorRequestHandler(BaseHTTPRequestHandler):
 
         try:
             request = SimRequest(params, _vendor_query(query), self._json_body())
-            payload = handler(self.simulator, request)
+            if self.simulator.is_canned(url.path):
+                payload = self.simulator.next_canned(url.path)
+            else:
+                payload = handler(self.simulator, request)
         except VendorError as error:
             body = error_body(
                 vendor, error.status, error.kind, error.message, error.param
@@ -192,6 +224,7 @@ class VendorRequestHandler(BaseHTTPRequestHandler):
                 "anthropic": "authentication_error",
                 "deepseek": "authentication_error",
                 "moonshot": "invalid_authentication_error",
+                "openai_compatible": "authentication_error",
             }[vendor]
             return 401, error_body(vendor, 401, kind, "Invalid API key.")
         if vendor == "anthropic" and not self.headers.get("anthropic-version"):

@@ -22,7 +22,8 @@ def connect(admin):
 
     def create(sim, vendor="openai", **fields):
         fields.setdefault("name", f"{vendor} org")
-        fields.setdefault("admin_key", sim.admin_keys[vendor])
+        if "admin_key" not in fields:
+            fields["admin_key"] = sim.admin_keys[vendor]
         return services.create_connection(
             Actor(admin), vendor=vendor, base_url=sim.url, **fields
         )

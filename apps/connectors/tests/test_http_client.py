@@ -104,7 +104,7 @@ def test_malformed_body_is_not_json():
 
 def test_truncated_body_is_retried_then_reported():
     reason = failure([{"mode": "truncated"}])
-    assert reason == "could not reach 127.0.0.1 after 3 attempts"
+    assert reason == "unexpected response: cut short 3 times"
 
 
 def test_unreachable_vendor_says_so():
@@ -126,6 +126,99 @@ def test_warning_excerpt_redacts_credentials(caplog):
         key = sim.admin_keys["deepseek"]
         client = client_for(sim, [])
     # A vendor echoing the key back in an error body must not put it in the log.
-    client._warn("/x", 400, httpx.Response(400, text=f"bad key {key}"))
+    client._warn("GET", "/x", 400, httpx.Response(400, text=f"bad key {key}"))
     assert key not in caplog.text
     assert "[redacted]" in caplog.text
+
+
+def openai_client(sim, sleeps, **options):
+    headers = {"Authorization": f"Bearer {sim.admin_keys['openai']}"}
+    return VendorClient(
+        sim.url, headers, sleep=no_sleep(sleeps), rng=random.Random(1), **options
+    )
+
+
+def accounts_path(sim) -> str:
+    return f"/v1/organization/projects/{sim.org.projects[0].id}/service_accounts"
+
+
+def test_a_creating_post_is_not_resent_after_a_5xx():
+    sleeps = []
+    faults = [{"mode": "503", "count": 1}]
+    with running_simulator(faults=faults) as sim, openai_client(sim, sleeps) as client:
+        with pytest.raises(ConnectorError) as raised:
+            client.post_json(accounts_path(sim), {"name": "once"})
+        accounts = client.get_json(accounts_path(sim))["data"]
+
+    assert str(raised.value) == (
+        "vendor answered 503 and may have acted on the request: "
+        "check at the vendor before trying again"
+    )
+    assert sleeps == []
+    assert "once" not in {account["name"] for account in accounts}
+
+
+def test_a_creating_post_is_not_resent_after_a_timeout():
+    faults = [{"mode": "slow", "count": 1, "delay": 5}]
+    timeout = httpx.Timeout(0.2, connect=1.0)
+    with (
+        running_simulator(faults=faults) as sim,
+        openai_client(sim, [], timeout=timeout) as client,
+        pytest.raises(ConnectorError) as raised,
+    ):
+        client.post_json(accounts_path(sim), {"name": "once"})
+
+    assert str(raised.value).startswith("vendor timed out and may have acted")
+
+
+def test_a_creating_post_is_resent_after_a_429():
+    sleeps = []
+    faults = [{"mode": "429", "count": 1, "retry_after": 2}]
+    with running_simulator(faults=faults) as sim, openai_client(sim, sleeps) as client:
+        created = client.post_json(accounts_path(sim), {"name": "after throttling"})
+
+    assert created["name"] == "after throttling"
+    assert sleeps == [2.0]
+
+
+def test_an_idempotent_post_is_resent_after_a_5xx():
+    sleeps = []
+    with running_simulator(faults=[{"mode": "502", "count": 1}]) as sim:
+        headers = {
+            "x-api-key": sim.admin_keys["anthropic"],
+            "anthropic-version": "2023-06-01",
+        }
+        client = VendorClient(sim.url, headers, sleep=no_sleep(sleeps))
+        key_id = sim.org.anthropic_keys[0].id
+        with client:
+            key = client.post_json(
+                f"/v1/organizations/api_keys/{key_id}",
+                {"status": "inactive"},
+                idempotent=True,
+            )
+
+    assert key["status"] == "inactive"
+    assert len(sleeps) == 1
+
+
+def test_delete_is_resent_after_a_5xx_and_returns_the_answer():
+    sleeps = []
+    with running_simulator(faults=[{"mode": "500", "count": 1}]) as sim:
+        key = sim.org.openai_keys[0]
+        path = f"/v1/organization/projects/{key.project_id}/api_keys/{key.id}"
+        with openai_client(sim, sleeps) as client:
+            answer = client.delete_json(path)
+
+    assert answer["deleted"] is True
+    assert len(sleeps) == 1
+
+
+def test_a_refused_post_carries_the_vendors_message():
+    with (
+        running_simulator() as sim,
+        openai_client(sim, []) as client,
+        pytest.raises(ConnectorError) as raised,
+    ):
+        client.post_json(accounts_path(sim), {})
+
+    assert str(raised.value) == "refused by vendor (400): name is required"

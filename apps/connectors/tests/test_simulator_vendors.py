@@ -437,3 +437,93 @@ def test_anthropic_requires_the_version_header(sim):
 
     assert status == 400
     assert json.loads(raw)["error"]["type"] == "invalid_request_error"
+
+
+def test_openai_embeddings_usage_has_the_documented_shape(sim):
+    path = (
+        f"/v1/organization/usage/embeddings?start_time={WEEK_AGO}&limit=1"
+        "&group_by[]=api_key_id&group_by[]=model"
+    )
+    results = fetch(sim, path)["data"][0]["results"]
+
+    assert results
+    assert {r["object"] for r in results} == {"organization.usage.embeddings.result"}
+    assert set(results[0]) == {
+        "object",
+        "input_tokens",
+        "num_model_requests",
+        "project_id",
+        "user_id",
+        "api_key_id",
+        "model",
+    }
+    assert {r["model"] for r in results} == {"text-embedding-3-small"}
+
+
+def test_openai_costs_include_embeddings(sim):
+    path = f"/v1/organization/costs?start_time={WEEK_AGO}&limit=1&group_by[]=line_item"
+    items = fetch(sim, path)["data"][0]["results"]
+
+    assert "text-embedding-3-small, input" in {i["line_item"] for i in items}
+
+
+def test_openai_project_key_is_read_one_at_a_time(sim):
+    key = sim.org.openai_keys[4]
+    path = f"/v1/organization/projects/{key.project_id}/api_keys/{key.id}"
+
+    answer = fetch(sim, path)
+
+    assert answer["id"] == key.id and answer["name"] == key.name
+    assert call(sim, path + "x")[0] == 404
+
+
+def test_openai_deleting_a_service_account_deletes_its_keys():
+    with running_simulator(clock=lambda: NOW) as sim:
+        base = f"/v1/organization/projects/{sim.org.projects[0].id}"
+        created = fetch(
+            sim, base + "/service_accounts", method="POST", body={"name": "tmp"}
+        )
+        account = created["id"]
+        extra = fetch(
+            sim,
+            f"{base}/service_accounts/{account}/api_keys",
+            method="POST",
+            body={"name": "second"},
+        )
+        deleted = fetch(sim, f"{base}/service_accounts/{account}", method="DELETE")
+        keys = {k["id"] for k in fetch(sim, base + "/api_keys?limit=100")["data"]}
+        accounts = fetch(sim, base + "/service_accounts")["data"]
+
+    assert extra["object"] == "organization.project.service_account.api_key"
+    assert deleted == {
+        "object": "organization.project.service_account.deleted",
+        "id": account,
+        "deleted": True,
+    }
+    assert not {created["api_key"]["id"], extra["id"]} & keys
+    assert account not in {a["id"] for a in accounts}
+
+
+def test_page_cap_serves_fewer_items_than_asked_for():
+    with running_simulator(clock=lambda: NOW, page_cap=2) as sim:
+        report = fetch(
+            sim, f"/v1/organization/usage/completions?start_time={WEEK_AGO}&limit=7"
+        )
+        keys = fetch(sim, "/v1/organizations/api_keys?limit=100", "anthropic")
+
+    assert len(report["data"]) == 2 and report["has_more"] is True
+    assert len(keys["data"]) == 2 and keys["has_more"] is True
+
+
+def test_canned_bodies_are_served_verbatim_in_turn_behind_the_auth_check():
+    path = "/v1/organization/costs"
+    first = {"object": "page", "data": [], "has_more": True, "next_page": "p2"}
+    second = {"object": "page", "data": [], "has_more": False, "next_page": None}
+    with running_simulator(canned={path: [first, second]}) as sim:
+        refused = call(sim, path, headers={"Authorization": "Bearer wrong"})[0]
+        answers = [fetch(sim, path), fetch(sim, path + "?page=p2")]
+        exhausted = call(sim, path)[0]
+
+    assert refused == 401
+    assert answers == [first, second]
+    assert exhausted == 404

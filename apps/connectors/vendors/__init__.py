@@ -3,6 +3,7 @@
 from apps.connectors.vendors.anthropic import AnthropicConnector
 from apps.connectors.vendors.base import Connector, ConnectorError
 from apps.connectors.vendors.deepseek import DeepSeekConnector
+from apps.connectors.vendors.gateway import GatewayConnector
 from apps.connectors.vendors.moonshot import MoonshotConnector
 from apps.connectors.vendors.openai import OpenAIConnector
 
@@ -13,6 +14,7 @@ CONNECTORS: dict[str, type[Connector]] = {
         AnthropicConnector,
         DeepSeekConnector,
         MoonshotConnector,
+        GatewayConnector,
     )
 }
 

@@ -10,9 +10,12 @@ import random
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import httpx
+
+from apps.connectors.rows import Balance, CostRow, CreatedKey, InventoryKey, UsageRow
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +34,7 @@ class ConnectorError(Exception):
 
 
 class VendorClient:
-    """GET JSON from one vendor's API, with retries for throttling and outages.
+    """JSON over HTTP to one vendor's API, with retries for throttling and outages.
 
     ``sleep`` and ``rng`` are injectable so tests of the retry paths are fast.
     """
@@ -73,52 +76,73 @@ class VendorClient:
 
     def get_json(self, path: str, params: dict | None = None) -> dict:
         """Return the decoded JSON object at ``path``, retrying what may pass."""
+        return self._call("GET", path, params=params)
+
+    def post_json(self, path: str, body: dict, *, idempotent: bool = False) -> dict:
+        """POST ``body``; only an ``idempotent`` one is resent after an outage.
+
+        A POST that creates something may have succeeded behind a timeout or a 5xx,
+        and sending it again would create a second one. A 429 or a refused
+        connection means the vendor never acted, so those are retried either way.
+        """
+        return self._call("POST", path, body=body, replayable=idempotent)
+
+    def delete_json(self, path: str) -> dict:
+        return self._call("DELETE", path)
+
+    def _call(self, method, path, *, params=None, body=None, replayable=True) -> dict:
         for attempt in range(1, self.max_attempts + 1):
             last = attempt == self.max_attempts
             try:
-                response = self._http.get(path, params=params)
+                response = self._http.request(method, path, params=params, json=body)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                # Nothing reached the vendor, so even a creating POST may go again.
+                self._warn(method, path, type(error).__name__, attempt=attempt)
+                if last:
+                    raise ConnectorError(self._unreachable_reason(attempt)) from None
             except httpx.TimeoutException:
-                self._warn(path, "timed out", attempt=attempt)
+                self._warn(method, path, "timed out", attempt=attempt)
+                if not replayable:
+                    raise ConnectorError(self._unsure_reason("timed out")) from None
                 if last:
                     raise ConnectorError(self._timeout_reason()) from None
-                self._sleep(self._backoff(attempt))
-                continue
             except httpx.TransportError as error:
-                self._warn(path, type(error).__name__, attempt=attempt)
+                self._warn(method, path, type(error).__name__, attempt=attempt)
+                if not replayable:
+                    raise ConnectorError(self._unsure_reason("broke off")) from None
                 if last:
-                    host = httpx.URL(self.base_url).host
-                    raise ConnectorError(
-                        f"could not reach {host} after {attempt} attempts"
-                    ) from None
-                self._sleep(self._backoff(attempt))
-                continue
-
-            if response.status_code == 429 or response.status_code >= 500:
-                self._warn(path, response.status_code, response, attempt=attempt)
+                    raise ConnectorError(self._broken_reason(error, attempt)) from None
+            else:
+                status = response.status_code
+                if status != 429 and status < 500:
+                    return self._decode(method, path, response)
+                self._warn(method, path, status, response, attempt=attempt)
+                if status != 429 and not replayable:
+                    raise ConnectorError(self._unsure_reason(f"answered {status}"))
                 if last:
                     raise ConnectorError(self._exhausted_reason(response, attempt))
                 self._sleep(self._pause_before_retry(response, attempt))
                 continue
-            return self._decode(path, response)
+            self._sleep(self._backoff(attempt))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
-    def _decode(self, path: str, response: httpx.Response) -> dict:
+    def _decode(self, method: str, path: str, response: httpx.Response) -> dict:
         status = response.status_code
         if status in (401, 403):
-            self._warn(path, status, response)
+            self._warn(method, path, status, response)
             raise ConnectorError(f"rejected by vendor ({status}): check the admin key")
         if status >= 400:
-            self._warn(path, status, response)
+            self._warn(method, path, status, response)
             raise ConnectorError(
                 f"refused by vendor ({status}): {self._message(response)}"
             )
         try:
             payload = response.json()
         except ValueError:
-            self._warn(path, status, response)
+            self._warn(method, path, status, response)
             raise ConnectorError("unexpected response: not JSON") from None
         if not isinstance(payload, dict):
-            self._warn(path, status, response)
+            self._warn(method, path, status, response)
             raise ConnectorError("unexpected response: not a JSON object")
         return payload
 
@@ -138,6 +162,22 @@ class VendorClient:
     def _timeout_reason(self) -> str:
         return f"timed out after {self.timeout.read:g} s"
 
+    def _unreachable_reason(self, attempts: int) -> str:
+        host = httpx.URL(self.base_url).host
+        return f"could not reach {host} after {attempts} attempts"
+
+    def _broken_reason(self, error: httpx.TransportError, attempts: int) -> str:
+        if isinstance(error, httpx.RemoteProtocolError):
+            # The vendor was reached, but its answer stopped short or made no sense.
+            return f"unexpected response: cut short {attempts} times"
+        return self._unreachable_reason(attempts)
+
+    def _unsure_reason(self, what: str) -> str:
+        return (
+            f"vendor {what} and may have acted on the request: "
+            "check at the vendor before trying again"
+        )
+
     def _exhausted_reason(self, response: httpx.Response, attempts: int) -> str:
         status = response.status_code
         if status == 429:
@@ -153,10 +193,11 @@ class VendorClient:
         message = error.get("message") if isinstance(error, dict) else None
         return self._redact(" ".join(str(message or "no details").split()))[:120]
 
-    def _warn(self, path, status, response=None, *, attempt=1) -> None:
+    def _warn(self, method, path, status, response=None, *, attempt=1) -> None:
         excerpt = self._redact(response.text[:EXCERPT_CHARS]) if response else ""
         logger.warning(
-            "vendor call GET %s%s failed (attempt %d/%d): %s %s",
+            "vendor call %s %s%s failed (attempt %d/%d): %s %s",
+            method,
             self.base_url,
             path,
             attempt,
@@ -192,16 +233,39 @@ def field(payload: dict, *path: str | int):
     return value
 
 
+def next_cursor(page: dict, name: str, previous) -> str:
+    """The cursor ``page[name]`` to the next page, refusing one that would loop."""
+    cursor = field(page, name)
+    if not cursor or cursor == previous:
+        logger.warning("vendor page has more but its %s is %r", name, cursor)
+        raise ConnectorError(f"unexpected response: {name} leads nowhere new")
+    return cursor
+
+
+class Unsupported(ConnectorError):
+    """The vendor's API does not offer this; the message says what to do instead."""
+
+
 class Connector(ABC):
     """One vendor's admin API, reached with an organization's admin key.
 
     Subclasses set ``vendor`` and ``default_base_url`` and implement
-    ``auth_headers`` and ``check``. Usage, costs and the key inventory join them
-    when ingestion is built.
+    ``auth_headers`` and ``check``, then whichever of the optional capabilities the
+    vendor's API offers. ``reports_usage`` says usage and costs come per key and
+    model; ``reports_balance`` that spend can only be derived from the balance.
     """
 
     vendor: str
     default_base_url: str
+    # Templates read the capabilities off the class; they must not instantiate it.
+    do_not_call_in_templates = True
+    reports_usage = False
+    reports_balance = False
+    lists_keys = False
+    revokes_keys = False
+    creates_keys = False
+    # Shown where a capability is missing, so nobody hunts for a button.
+    no_create_reason = "this vendor's API cannot create keys: create it in its console"
 
     def __init__(self, base_url: str, admin_key: str, **client_options):
         self.client = VendorClient(
@@ -216,6 +280,30 @@ class Connector(ABC):
     @abstractmethod
     def check(self) -> str:
         """Make one cheap authenticated call; describe what the vendor answered."""
+
+    def usage_pages(self, start: datetime, end: datetime) -> Iterator[list[UsageRow]]:
+        """Hourly usage buckets starting in [start, end), one list per vendor page."""
+        raise Unsupported("this vendor publishes no usage per key")
+
+    def cost_pages(self, start: datetime, end: datetime) -> Iterator[list[CostRow]]:
+        """The vendor's own daily cost lines for the days in [start, end)."""
+        raise Unsupported("this vendor publishes no cost report")
+
+    def list_keys(self) -> Iterator[InventoryKey]:
+        """Every API key of the organization, as the vendor lists it."""
+        raise Unsupported("this vendor's API cannot list keys")
+
+    def balance(self) -> Balance:
+        """The account's balance, for vendors whose spend is derived from it."""
+        raise Unsupported("this vendor publishes no balance")
+
+    def revoke_key(self, vendor_key_id: str, vendor_project_id: str = "") -> None:
+        """Stop a key working at the vendor."""
+        raise Unsupported("this vendor's API cannot revoke keys: do it in its console")
+
+    def create_key(self, vendor_project_id: str, name: str) -> CreatedKey:
+        """Make a new key in a vendor project; its secret is returned only now."""
+        raise Unsupported(self.no_create_reason)
 
     def close(self) -> None:
         self.client.close()

@@ -2,6 +2,9 @@
 
 from decimal import Decimal, InvalidOperation
 
+import httpx
+
+from apps.connectors.rows import Balance
 from apps.connectors.vendors.base import Connector, ConnectorError, field
 from apps.vault.models import Vendor
 
@@ -9,11 +12,16 @@ from apps.vault.models import Vendor
 class MoonshotConnector(Connector):
     vendor = Vendor.MOONSHOT
     default_base_url = "https://api.moonshot.cn"
+    reports_balance = True
 
     def auth_headers(self, admin_key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {admin_key}"}
 
     def check(self) -> str:
+        balance = self.balance()
+        return f"balance {balance.available:.2f} {balance.currency} available"
+
+    def balance(self) -> Balance:
         answer = self.client.get_json("/v1/users/me/balance")
         available = field(answer, "data", "available_balance")
         try:
@@ -23,6 +31,15 @@ class MoonshotConnector(Connector):
             raise ConnectorError(
                 "unexpected response: balance is not a number"
             ) from None
-        # api.moonshot.cn bills in CNY; the international api.moonshot.ai in USD.
-        currency = "USD" if "moonshot.ai" in self.client.base_url else "CNY"
-        return f"balance {amount:.2f} {currency} available"
+        return Balance(account_currency(self.client.base_url), amount)
+
+
+def account_currency(base_url: str) -> str:
+    """The currency of the platform behind ``base_url``.
+
+    The balance payload names no currency. platform.moonshot.cn documents its
+    balance in yuan (CNY); the international platform, api.moonshot.ai, bills in
+    USD. A proxy or simulator at another host reads as the .cn platform.
+    """
+    host = httpx.URL(base_url).host
+    return "USD" if host.endswith(".ai") else "CNY"
