@@ -11,8 +11,17 @@ import os
 import re
 import shutil
 import socket
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from celery import Celery
+from django.conf import settings
+from django.db import connection
 from rest_framework.test import APIClient
 
 from apps.accounts.models import Role
@@ -188,3 +197,88 @@ def browser_type_launch_args(browser_type_launch_args):
             "--disable-quic",
         ],
     }
+
+
+@pytest.fixture
+def child_env(transactional_db):
+    """Return the environment for a child process that must see the test database.
+
+    The test's rows are committed (transactional_db), so a manage.py command or a
+    Celery worker started with this environment reads what the test wrote.
+    """
+    return {**os.environ, "DATABASE_URL": database_url()}
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
+    host = db["HOST"] or "localhost"
+    port = db["PORT"] or 5432
+    return (
+        f"postgres://{quote(db['USER'], safe='')}{password}@{host}:{port}/{db['NAME']}"
+    )
+
+
+@dataclass
+class Worker:
+    queue: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()  # a warm shutdown: the current task finishes
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def worker(child_env, redis_url, tmp_path):
+    """Run a real Celery worker, on Redis and the test database, for one queue."""
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    env = {
+        **child_env,
+        "CELERY_BROKER_URL": redis_url,
+        "CELERY_RESULT_BACKEND": redis_url,
+    }
+    command = [
+        sys.executable, "-m", "celery", "-A", "console", "worker",
+        "--pool=solo", "--concurrency=1", "-Q", queue, "--loglevel=INFO",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    log_path = tmp_path / "worker.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(  # noqa: S603 (our interpreter, fixed arguments)
+            command,
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    worker = Worker(queue, process, log_path)
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture
+def celery_client(redis_url):
+    # A client of its own: console.celery.app keeps the broker pool and result backend
+    # it built on first use, so pointing its settings at Redis afterwards is unreliable.
+    client = Celery(
+        "keyhold-test-client",
+        broker=redis_url,
+        backend=redis_url,
+        set_as_current=False,
+    )
+    yield client
+    client.close()

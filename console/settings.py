@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "apps.keyrequests",
     "apps.connectors",
     "apps.catalog",
+    "apps.usage",
 ]
 
 MIDDLEWARE = [
@@ -246,6 +247,15 @@ CELERY_BEAT_SCHEDULE = {
     "expire-keys": {"task": "apps.vault.tasks.expire_keys", "schedule": 5 * 60},
     "send-key-warnings": {
         "task": "apps.vault.tasks.send_key_warnings",
+        "schedule": 24 * 3600,
+    },
+    # Each connection has its own interval; this only checks which are due.
+    "sync-due-connections": {
+        "task": "apps.usage.tasks.sync_due_connections",
+        "schedule": 5 * 60,
+    },
+    "reprice-unpriced-usage": {
+        "task": "apps.usage.tasks.reprice_unpriced",
         "schedule": 24 * 3600,
     },
 }

@@ -3,6 +3,7 @@ from csp.decorators import csp_update
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from apps.usage.urls import api_urlpatterns as usage_api
 from console import views
 from console.api import router
 
@@ -15,7 +16,8 @@ urlpatterns = [
     path("requests/", include("apps.keyrequests.urls")),
     path("models/", include("apps.catalog.urls")),
     path("connections/", include("apps.connectors.urls")),
-    path("api/v1/", include((router.urls, "api"))),
+    path("", include("apps.usage.urls")),
+    path("api/v1/", include(([*router.urls, *usage_api], "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI sets inline styles; scripts stay 'self' only, as everywhere else.
     path(

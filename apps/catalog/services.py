@@ -116,6 +116,7 @@ def create_override(actor: Actor, **fields) -> PriceOverride:
             override,
             **_stated(override),
         )
+        _reprice_after_commit(override.vendor, override.model)
     return override
 
 
@@ -123,9 +124,13 @@ def update_override(actor: Actor, override: PriceOverride, **fields) -> PriceOve
     require_admin(actor.user)
     if "model" in fields:
         fields["model"] = normalize_model_name(fields["model"])
+    before = (override.vendor, override.model)
     with transaction.atomic():
         _check_unique(PriceOverride(pk=override.pk, **{**_stated(override), **fields}))
         save_changes(actor, override, "model.override_updated", fields)
+        _reprice_after_commit(*before)
+        if (override.vendor, override.model) != before:
+            _reprice_after_commit(override.vendor, override.model)
     return override
 
 
@@ -139,6 +144,14 @@ def delete_override(actor: Actor, override: PriceOverride) -> None:
             **_stated(override),
         )
         override.delete()
+        _reprice_after_commit(override.vendor, override.model)
+
+
+def _reprice_after_commit(vendor: str, model: str) -> None:
+    """Past usage of the model is priced again once the new price is stored."""
+    from apps.usage.tasks import reprice_model
+
+    transaction.on_commit(lambda: reprice_model.delay(vendor, model))
 
 
 def _check_unique(override):

@@ -1,5 +1,8 @@
+from datetime import timedelta
+
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, viewsets
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -7,6 +10,9 @@ from apps.audit.services import Actor
 from apps.connectors import services
 from apps.connectors.forms import ADMIN_KEY_MIN_LENGTH
 from apps.connectors.models import Connection
+from apps.usage import services as usage
+from apps.usage.models import SyncRun
+from apps.usage.reconciliation import reconcile
 
 
 class ConnectionSerializer(serializers.ModelSerializer):
@@ -33,6 +39,8 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "last_success_at",
             "last_error",
             "last_synced_at",
+            "synced_through",
+            "usd_per_unit",
         ]
         read_only_fields = [
             "admin_key_hint",
@@ -41,6 +49,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "last_success_at",
             "last_error",
             "last_synced_at",
+            "synced_through",
         ]
         extra_kwargs = {"sync_interval_minutes": {"min_value": 5}}
 
@@ -57,6 +66,57 @@ class ConnectionTestResultSerializer(ConnectionSerializer):
 
     class Meta(ConnectionSerializer.Meta):
         fields = [*ConnectionSerializer.Meta.fields, "result"]
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    duration_seconds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id",
+            "trigger",
+            "window_start",
+            "window_end",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+            "outcome",
+            "pages",
+            "rows",
+            "error",
+        ]
+
+    def get_duration_seconds(self, run) -> float | None:
+        return run.duration.total_seconds() if run.duration else None
+
+
+class ReconciliationQuery(serializers.Serializer):
+    start = serializers.DateField(required=False)
+    end = serializers.DateField(required=False)
+
+    def validate(self, attrs):
+        today = timezone.now().date()
+        attrs.setdefault("end", today + timedelta(days=1))
+        attrs.setdefault("start", attrs["end"] - timedelta(days=30))
+        if attrs["start"] >= attrs["end"]:
+            raise serializers.ValidationError("start must come before end")
+        return attrs
+
+
+class ReconciliationDaySerializer(serializers.Serializer):
+    day = serializers.DateField()
+    computed_usd = serializers.DecimalField(max_digits=20, decimal_places=10)
+    unpriced_tokens = serializers.IntegerField()
+    reported_usd = serializers.DecimalField(
+        max_digits=20, decimal_places=10, allow_null=True
+    )
+    drift_usd = serializers.DecimalField(
+        max_digits=20, decimal_places=10, allow_null=True
+    )
+    drift_percent = serializers.DecimalField(
+        max_digits=20, decimal_places=4, allow_null=True
+    )
 
 
 class ConnectionViewSet(viewsets.ModelViewSet):
@@ -91,3 +151,33 @@ class ConnectionViewSet(viewsets.ModelViewSet):
         result = services.test_connection(Actor.from_request(request), connection)
         connection.result = result
         return Response(ConnectionTestResultSerializer(connection).data)
+
+    @extend_schema(request=None, responses={202: None})
+    @action(detail=True, methods=["post"])
+    def sync(self, request, pk=None):
+        """Queue a sync of this connection now; its run appears under sync-runs."""
+        connection = self.get_object()
+        usage.request_sync(Actor.from_request(request), connection)
+        return Response({"detail": "sync queued"}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(responses=SyncRunSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="sync-runs")
+    def sync_runs(self, request, pk=None):
+        """The connection's latest sync runs, newest first."""
+        runs = usage.sync_history(self.get_object())
+        return Response(SyncRunSerializer(runs, many=True).data)
+
+    @extend_schema(
+        parameters=[ReconciliationQuery],
+        responses=ReconciliationDaySerializer(many=True),
+    )
+    @action(detail=True, methods=["get"])
+    def reconciliation(self, request, pk=None):
+        """Computed beside reported cost per day; default the last 30 days."""
+        connection = self.get_object()
+        query = ReconciliationQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        days = reconcile(
+            connection, query.validated_data["start"], query.validated_data["end"]
+        )
+        return Response(ReconciliationDaySerializer(days, many=True).data)

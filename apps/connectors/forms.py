@@ -25,7 +25,14 @@ class ConnectionForm(forms.ModelForm):
 
     class Meta:
         model = Connection
-        fields = ["name", "vendor", "base_url", "enabled", "sync_interval_minutes"]
+        fields = [
+            "name",
+            "vendor",
+            "base_url",
+            "enabled",
+            "sync_interval_minutes",
+            "usd_per_unit",
+        ]
         labels = {"sync_interval_minutes": "Sync every (minutes)"}
 
     def __init__(self, *args, **kwargs):

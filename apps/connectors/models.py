@@ -30,8 +30,18 @@ class Connection(models.Model):
     last_checked_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
-    # Null until usage ingestion exists and has run.
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    # The high-water mark: usage before this moment has been fetched at least once.
+    synced_through = models.DateTimeField(null=True, blank=True)
+    usd_per_unit = models.DecimalField(
+        max_digits=20,
+        decimal_places=10,
+        null=True,
+        blank=True,
+        verbose_name="USD per unit of the account currency",
+        help_text="For balances kept in another currency (CNY at DeepSeek or "
+        "Moonshot): without it, their derived spend is shown but not counted in USD.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -8,6 +8,7 @@ from apps.accounts.services import require_admin
 from apps.audit.services import Actor, record, save_changes, snapshot
 from apps.connectors.models import Connection, ConnectionStatus
 from apps.connectors.vendors import CONNECTORS, ConnectorError
+from apps.usage import derived
 from apps.vault.keyformats import hint
 from apps.vault.models import Secret, Vendor
 
@@ -17,6 +18,7 @@ CONNECTION_FIELDS = (
     "base_url",
     "enabled",
     "sync_interval_minutes",
+    "usd_per_unit",
 )
 
 
@@ -57,10 +59,14 @@ def update_connection(
     if "vendor" in fields or "base_url" in fields:
         vendor = fields.get("vendor", connection.vendor)
         fields["base_url"] = _base_url(vendor, fields.get("base_url"))
+    rate_before = connection.usd_per_unit
     with transaction.atomic():
         save_changes(actor, connection, "connection.updated", fields)
         if admin_key:
             _replace_admin_key(actor, connection, admin_key)
+        if connection.usd_per_unit != rate_before:
+            # Derived spend already stored was converted at the old rate.
+            derived.rederive(connection, derived.derived_days(connection))
     return connection
 
 

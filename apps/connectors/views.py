@@ -1,7 +1,10 @@
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from apps.accounts.services import require_admin
@@ -9,6 +12,11 @@ from apps.audit.services import Actor
 from apps.connectors import services
 from apps.connectors.forms import ConnectionForm
 from apps.connectors.models import ConnectionStatus
+from apps.connectors.vendors import CONNECTORS
+from apps.usage import services as usage
+from apps.usage.reconciliation import reconcile
+
+RECONCILIATION_DAYS = 14
 
 
 @login_required
@@ -16,6 +24,36 @@ def connection_list(request):
     connections = services.visible_connections(request.user)
     ctx = {"connections": connections}
     return render(request, "connectors/connection_list.html", ctx)
+
+
+@login_required
+def connection_detail(request, pk):
+    connection = _get_connection(request, pk)
+    today = timezone.now().date()
+    ctx = {
+        "connection": connection,
+        "connector": CONNECTORS.get(connection.vendor),
+        "runs": usage.sync_history(connection),
+        "inventory": usage.inventory_summary(connection),
+        "reconciliation": reconcile(
+            connection,
+            today - timedelta(days=RECONCILIATION_DAYS - 1),
+            today + timedelta(days=1),
+        ),
+    }
+    return render(request, "connectors/connection_detail.html", ctx)
+
+
+@login_required
+@require_POST
+def connection_sync(request, pk):
+    connection = _get_connection(request, pk)
+    usage.request_sync(Actor.from_request(request), connection)
+    messages.success(
+        request,
+        f"Sync of {connection.name} queued: the history below shows it when it ends.",
+    )
+    return redirect("connection-detail", pk=connection.pk)
 
 
 @login_required

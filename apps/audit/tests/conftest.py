@@ -1,10 +1,6 @@
 import datetime as dt
-import os
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from apps.audit.services import SYSTEM, Actor, record
@@ -34,25 +30,3 @@ def record_at(when, actor, action, target=None, **details):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(timezone, "now", lambda: moment)
         return record(actor, action, target, **details)
-
-
-@pytest.fixture
-def child_env(transactional_db):
-    """Return the environment for a child process that must see the test database.
-
-    The test's rows are committed (transactional_db), so a manage.py command or a
-    Celery worker started with this environment reads what the test wrote.
-    """
-    return {**os.environ, "DATABASE_URL": database_url()}
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{Path(db['NAME']).resolve()}"
-    password = f":{quote(db['PASSWORD'], safe='')}" if db["PASSWORD"] else ""
-    host = db["HOST"] or "localhost"
-    port = db["PORT"] or 5432
-    return (
-        f"postgres://{quote(db['USER'], safe='')}{password}@{host}:{port}/{db['NAME']}"
-    )

@@ -1,12 +1,6 @@
-import subprocess
-import sys
 import time
-import uuid
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from celery import Celery
 from celery.exceptions import TimeoutError as ResultTimeout
 from django.conf import settings
 
@@ -16,69 +10,6 @@ from apps.audit.tests.tampering import change_details
 from console.celery import app
 
 RESULT_TIMEOUT = 30
-
-
-@dataclass
-class Worker:
-    queue: str
-    process: subprocess.Popen
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()  # a warm shutdown: the current task finishes
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-@pytest.fixture
-def worker(child_env, redis_url, tmp_path):
-    """Run a real Celery worker, on Redis and the test database, for one queue."""
-    queue = f"audit-test-{uuid.uuid4().hex[:12]}"
-    env = {
-        **child_env,
-        "CELERY_BROKER_URL": redis_url,
-        "CELERY_RESULT_BACKEND": redis_url,
-    }
-    command = [
-        sys.executable, "-m", "celery", "-A", "console", "worker",
-        "--pool=solo", "--concurrency=1", "-Q", queue, "--loglevel=INFO",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ]  # fmt: skip
-    log_path = tmp_path / "worker.log"
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(  # noqa: S603 (our interpreter, fixed arguments)
-            command,
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    worker = Worker(queue, process, log_path)
-    try:
-        yield worker
-    finally:
-        worker.stop()
-
-
-@pytest.fixture
-def celery_client(redis_url):
-    # A client of its own: console.celery.app keeps the broker pool and result backend
-    # it built on first use, so pointing its settings at Redis afterwards is unreliable.
-    client = Celery(
-        "keyhold-test-client",
-        broker=redis_url,
-        backend=redis_url,
-        set_as_current=False,
-    )
-    yield client
-    client.close()
 
 
 def run_on(worker, celery_client) -> tuple[str, dict]:

@@ -81,9 +81,3 @@ def test_only_admins_delete_a_connection(api_as, simulator, connect, persona):
     response = api_as(persona).delete(f"{URL}{connection.pk}/")
     expected = {"admin": 204, "anonymous": 401}.get(persona, 403)
     assert response.status_code == expected
-
-
-def test_there_is_no_sync_action_yet(api_as, simulator, connect):
-    connection = connect(simulator, "openai")
-    response = api_as("admin").post(f"{URL}{connection.pk}/sync/")
-    assert response.status_code == 404

@@ -11,7 +11,7 @@ from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
 from apps.audit.models import AuditEvent
-from apps.audit.tests.conftest import database_url
+from conftest import database_url
 from apps.vault import crypto, keyformats, services
 from apps.vault.management.commands import rotate_master_key
 from apps.vault.models import KeyVersion, Secret, Vendor
