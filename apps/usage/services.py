@@ -115,9 +115,13 @@ def request_sync(actor: Actor, connection: Connection) -> None:
 
 
 def due_connections(now: datetime) -> list[Connection]:
-    """Enabled connections whose interval has passed since their last run began."""
+    """Enabled connections whose interval has passed since their last run began.
+
+    Connections of vendors with no API (Google's billing export is uploaded) are
+    never due.
+    """
     due = []
-    for connection in Connection.objects.filter(enabled=True):
+    for connection in Connection.objects.filter(enabled=True, vendor__in=CONNECTORS):
         last = connection.sync_runs.order_by("-started_at").first()
         interval = timedelta(minutes=connection.sync_interval_minutes)
         if last is None or last.started_at + interval <= now:

@@ -33,7 +33,7 @@ def billing_export(request, pk):
             form.add_error("file", exc)
         else:
             messages.success(request, _imported(connection, summary))
-            return redirect("connection-list")
+            return redirect("connection-detail", pk=connection.pk)
     return render(request, TEMPLATE, {"connection": connection, "form": form})
 
 

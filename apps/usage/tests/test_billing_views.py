@@ -62,12 +62,12 @@ def test_only_admins_import_through_the_page(client_as, google, persona):
     assert DailySpend.objects.exists() == (persona == "admin")
 
 
-def test_an_import_returns_to_the_connections_with_what_it_did(client_as, google):
+def test_an_import_returns_to_the_connection_with_what_it_did(client_as, google):
     response = client_as("admin").post(
         page(google), {"file": csv_file(EXPORT)}, follow=True
     )
 
-    assert response.redirect_chain == [("/connections/", 302)]
+    assert response.redirect_chain == [(f"/connections/{google.pk}/", 302)]
     assert (
         "gcp billing: billing export imported, 3 rows over 2 days "
         "(2025-11-01 to 2025-11-02), 4.83 USD."

@@ -114,6 +114,9 @@ def test_only_enabled_connections_past_their_interval_are_due(simulator, connect
     fresh = connect(simulator, "openai", name="fresh")
     recent = connect(simulator, "anthropic", name="recent", sync_interval_minutes=60)
     disabled = connect(simulator, "deepseek", name="off", enabled=False)
+    billing_only = connect(
+        simulator, "google", name="gemini", admin_key="AIza" + "g" * 35
+    )
     recent.sync_runs.create(
         trigger="schedule",
         window_start=START,
@@ -127,3 +130,4 @@ def test_only_enabled_connections_past_their_interval_are_due(simulator, connect
     assert due == [fresh]
     assert set(later) == {fresh, recent}
     assert disabled not in later
+    assert billing_only not in later
