@@ -95,8 +95,8 @@ def _catalog_at(day: date) -> tuple[ModelPrices, ...]:
 
 def _catalog_row(vendor, info, at) -> ModelPrices | None:
     prices = info.get_prices(at)
-    if prices.input_mtok is None or prices.output_mtok is None:
-        return None  # audio, images or embeddings: nothing billed per token both ways
+    if prices.input_mtok is None:
+        return None  # audio or images: not billed per input token
     return ModelPrices(
         vendor=vendor,
         model=normalize_model_name(info.id),

@@ -73,11 +73,18 @@ def catalog_rows(vendor: str = "", model: str = "", search: str = "") -> list:
         CatalogRow(
             **dataclasses.asdict(row),
             tier=tiers.get((row.vendor, row.model))
-            or tier_by_rule(row.model, row.output_per_mtok),
+            or tier_by_rule(row.model, _tier_price(row)),
         )
         for row in prices
     ]
     return sorted(rows, key=lambda row: (row.vendor, row.model, row.source))
+
+
+def _tier_price(row) -> Decimal | None:
+    # Embedding models bill input only: their input price stands in for output.
+    if row.output_per_mtok is None:
+        return row.input_per_mtok
+    return row.output_per_mtok
 
 
 def tier_of(vendor: str, model: str) -> str:

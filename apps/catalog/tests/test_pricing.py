@@ -103,6 +103,13 @@ def test_tier_rule_follows_family_and_price(model, output, tier):
     assert services.tier_by_rule(model, output) == tier
 
 
+def test_an_embedding_model_is_listed_and_tiered_by_its_input_price():
+    rows = services.catalog_rows(vendor="openai", model="text-embedding-3-small")
+
+    assert rows and rows[0].output_per_mtok is None
+    assert services.tier_of("openai", "text-embedding-3-small") == "economy"
+
+
 def test_admin_reclassification_wins_over_the_rule_and_is_audited(admin):
     assert services.tier_of("openai", "gpt-5.4") == "premium"
     services.set_tier(Actor(admin), "openai", "gpt-5.4-2026-03-05", "standard")
