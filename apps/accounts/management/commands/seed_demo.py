@@ -1,5 +1,6 @@
 """Fill an empty database with a small demo organization and print its logins."""
 
+import os
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
@@ -7,13 +8,19 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.models import Role, Team, User
 from apps.accounts.services import USER_FIELDS, create_team, create_user
 from apps.audit.services import SYSTEM, Actor, record
+from apps.connectors.models import Connection
+from apps.connectors.services import create_connection
+from apps.connectors.simulator import generate_admin_keys
+from apps.connectors.simulator.org import SyntheticOrg
 from apps.keyrequests import services as keyrequests
 from apps.keyrequests.models import RequestState
 from apps.projects.models import DEFAULT_MAX_TIER, EnvironmentKind, Project, Tier
@@ -80,6 +87,29 @@ MAX_KEY_AGE_DAYS = {
 }
 
 
+# `make run` starts `simulate_vendors` here; the demo connections read it.
+DEFAULT_SIMULATOR_URL = "http://127.0.0.1:8765"
+# The organization simulate_vendors serves by default (--seed 1). Some of its keys
+# are in the demo vault, so their usage lands on projects; the others show as
+# unknown keys and unattributed usage.
+SIMULATED = SyntheticOrg(1)
+SIMULATED_OPENAI = [key.id for key in SIMULATED.openai_keys]
+SIMULATED_ANTHROPIC = [key.id for key in SIMULATED.anthropic_keys]
+# An illustrative rate for the demo, not a quote: a real connection needs its own.
+DEMO_USD_PER_CNY = Decimal("0.14")
+
+# vendor, connection name, path after the simulator's URL, USD per balance unit
+CONNECTIONS = [
+    (Vendor.OPENAI, "OpenAI (simulated)", "", None),
+    (Vendor.ANTHROPIC, "Anthropic (simulated)", "", None),
+    (Vendor.DEEPSEEK, "DeepSeek (simulated)", "", DEMO_USD_PER_CNY),
+    (Vendor.MOONSHOT, "Moonshot (simulated)", "", DEMO_USD_PER_CNY),
+    # OpenRouter-style gateways publish their credits under /api/v1.
+    (Vendor.OPENAI_COMPATIBLE, "Gateway (simulated)", "/api/v1", None),
+]
+DEMO_SYNC_MINUTES = 15
+
+
 class DemoKey(NamedTuple):
     name: str
     project: str
@@ -91,6 +121,8 @@ class DemoKey(NamedTuple):
     expires_in: timedelta | None = None
     rotation_overlap_hours: int | None = None  # rotated once, with this overlap
     revoke_reason: str = ""
+    vendor_key_id: str = ""
+    rotated_vendor_key_id: str = ""  # the replacement's, when rotated
 
 
 KEYS = [
@@ -100,9 +132,11 @@ KEYS = [
         "production",
         Vendor.OPENAI,
         "priya",
-        ("gpt-4o", "gpt-4o-mini"),
+        ("gpt-5.4", "gpt-5.4-mini"),
         Decimal("2000"),
         rotation_overlap_hours=7 * 24,
+        vendor_key_id=SIMULATED_OPENAI[0],
+        rotated_vendor_key_id=SIMULATED_OPENAI[3],
     ),
     DemoKey(
         "checkout-staging-openai",
@@ -110,8 +144,10 @@ KEYS = [
         "staging",
         Vendor.OPENAI,
         "priya",
-        ("gpt-4o-mini",),
+        # Its simulated key also calls gpt-5.4: premium, and outside this list.
+        ("gpt-5.4-mini",),
         Decimal("150"),
+        vendor_key_id=SIMULATED_OPENAI[6],
     ),
     # Due in two and a half days: the dashboard shows it at the "3 days" step.
     DemoKey(
@@ -122,6 +158,7 @@ KEYS = [
         "omar",
         monthly_cap_usd=Decimal("25"),
         expires_in=timedelta(days=2, hours=12),
+        vendor_key_id=SIMULATED_ANTHROPIC[1],
     ),
     DemoKey(
         "disputes-prod-anthropic",
@@ -131,6 +168,7 @@ KEYS = [
         "omar",
         ("claude-sonnet-4-5",),
         Decimal("1200"),
+        vendor_key_id=SIMULATED_ANTHROPIC[4],
     ),
     DemoKey(
         "disputes-dev-deepseek",
@@ -157,7 +195,8 @@ KEYS = [
         "production",
         Vendor.OPENAI,
         "omar",
-        ("text-embedding-3-large",),
+        ("gpt-5.4-mini", "text-embedding-3-small"),
+        vendor_key_id=SIMULATED_OPENAI[1],
     ),
     DemoKey(
         "search-dev-deepseek", "semantic-search", "development", Vendor.DEEPSEEK, "sam"
@@ -168,8 +207,9 @@ KEYS = [
         "production",
         Vendor.OPENAI,
         "gina",
-        ("gpt-4o-mini",),
+        ("gpt-4o",),
         Decimal("300"),
+        vendor_key_id=SIMULATED_OPENAI[2],
     ),
 ]
 
@@ -185,6 +225,7 @@ class DemoRequest(NamedTuple):
     state: str  # where the admin leaves it: pending, rejected or issued
     reason: str = ""  # why it was rejected
     key_name: str = ""  # the issued key's name
+    vendor_key_id: str = ""  # the issued key's
 
 
 REQUESTS = [
@@ -220,6 +261,7 @@ REQUESTS = [
         "Try the evidence summaries on anonymized disputes before release.",
         RequestState.ISSUED,
         key_name="disputes-staging-anthropic",
+        vendor_key_id=SIMULATED_ANTHROPIC[7],
     ),
 ]
 
@@ -227,8 +269,9 @@ REQUESTS = [
 class Command(BaseCommand):
     help = (
         "Fill an empty database with a demo organization (teams, users of every "
-        "role, projects and environments, a key vault and key requests) and print "
-        "the logins. Idempotent."
+        "role, projects and environments, a key vault, key requests and vendor "
+        "connections to the simulator at KEYHOLD_SIMULATOR_URL, default "
+        f"{DEFAULT_SIMULATOR_URL}) and print the logins. Idempotent."
     )
 
     def add_arguments(self, parser):
@@ -247,9 +290,10 @@ class Command(BaseCommand):
         if User.objects.filter(username=ADMIN["username"], role=Role.ADMIN).exists():
             self.stdout.write("The demo organization already exists; nothing changed.")
         else:
+            simulator_url = _simulator_url()
             self._refuse_conflicts()
             with transaction.atomic():
-                counts = self._seed()
+                counts = self._seed(simulator_url)
             self.stdout.write(
                 self.style.SUCCESS(f"Created the demo organization: {counts}")
             )
@@ -264,6 +308,9 @@ class Command(BaseCommand):
             *Project.objects.filter(
                 slug__in=[project[1] for project in PROJECTS]
             ).values_list("slug", flat=True),
+            *Connection.objects.filter(
+                name__in=[connection[1] for connection in CONNECTIONS]
+            ).values_list("name", flat=True),
         ]
         if taken:
             raise CommandError(
@@ -271,8 +318,8 @@ class Command(BaseCommand):
                 f"({', '.join(sorted(taken))}): seed an empty database instead."
             )
 
-    def _seed(self) -> str:
-        """Create the organization and its vault; return a one-line count of both.
+    def _seed(self, simulator_url: str) -> str:
+        """Create the organization, its vault and connections; return their counts.
 
         1. The admin, directly: the services need an admin actor, and there is none
            yet. Its audit event is recorded as the system's.
@@ -330,11 +377,14 @@ class Command(BaseCommand):
             _seed_request(actor, spec, users, environments) for spec in REQUESTS
         ]
         keys += [key_request.key for key_request in requests if key_request.key]
+        connections = _seed_connections(actor, simulator_url)
         return (
             f"{len(TEAMS)} teams, {len(PEOPLE) + 1} users, {len(PROJECTS)} projects, "
             f"{len(environments)} environments, {len(keys)} keys "
             f"({_tally(key.status for key in keys)}), {len(requests)} key requests "
-            f"({_tally(key_request.state for key_request in requests)})"
+            f"({_tally(key_request.state for key_request in requests)}), "
+            f"{len(connections)} vendor connections to the simulator at "
+            f"{simulator_url}"
         )
 
     def _print_logins(self):
@@ -361,6 +411,39 @@ def _login_order(user) -> tuple:
     return (list(Role).index(user.effective_role), user.username)
 
 
+def _simulator_url() -> str:
+    url = os.environ.get("KEYHOLD_SIMULATOR_URL", "").strip() or DEFAULT_SIMULATOR_URL
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        raise CommandError(
+            f"KEYHOLD_SIMULATOR_URL is not a URL ({url!r}): give the vendor "
+            f"simulator's address, such as {DEFAULT_SIMULATOR_URL}."
+        ) from None
+    return url.rstrip("/")
+
+
+def _seed_connections(actor: Actor, simulator_url: str) -> list[Connection]:
+    """Connect every vendor the simulator serves, each with a fresh admin key.
+
+    The keys live only in the vault: `simulate_vendors --demo-connections`
+    reads them from there.
+    """
+    admin_keys = generate_admin_keys()
+    return [
+        create_connection(
+            actor,
+            vendor=vendor,
+            name=name,
+            base_url=simulator_url + path,
+            admin_key=admin_keys[vendor],
+            sync_interval_minutes=DEMO_SYNC_MINUTES,
+            usd_per_unit=usd_per_unit,
+        )
+        for vendor, name, path, usd_per_unit in CONNECTIONS
+    ]
+
+
 def _seed_key(actor: Actor, spec: DemoKey, users, environments):
     """Register one demo key as the admin, then rotate or revoke it if it says so."""
     environment = environments[spec.project, spec.environment]
@@ -373,6 +456,7 @@ def _seed_key(actor: Actor, spec: DemoKey, users, environments):
         project=environment.project,
         environment=environment,
         owner=users[spec.owner],
+        vendor_key_id=spec.vendor_key_id,
         allowed_models=spec.allowed_models,
         monthly_cap_usd=spec.monthly_cap_usd,
         expires_at=expires_at,
@@ -382,6 +466,7 @@ def _seed_key(actor: Actor, spec: DemoKey, users, environments):
             actor,
             key,
             secret=sample_secret(spec.vendor),
+            vendor_key_id=spec.rotated_vendor_key_id,
             overlap_hours=spec.rotation_overlap_hours,
         )
     if spec.revoke_reason:
@@ -406,7 +491,11 @@ def _seed_request(admin: Actor, spec: DemoRequest, users, environments):
     elif spec.state == RequestState.ISSUED:
         keyrequests.approve(admin, key_request)
         keyrequests.issue(
-            admin, key_request, secret=sample_secret(spec.vendor), name=spec.key_name
+            admin,
+            key_request,
+            secret=sample_secret(spec.vendor),
+            name=spec.key_name,
+            vendor_key_id=spec.vendor_key_id,
         )
     return key_request
 
