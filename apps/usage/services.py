@@ -23,6 +23,7 @@ from apps.usage.models import (
     SyncOutcome,
     SyncRun,
 )
+from apps.usage.signals import usage_synced
 from apps.vault.models import Vendor
 
 logger = logging.getLogger(__name__)
@@ -90,6 +91,9 @@ def sync_connection(
         _finish(run, connection, error="internal error: see the worker log")
         raise
     _finish(run, connection)
+    usage_synced.send(
+        sender=Connection, connection=connection, days=days_between(start, end)
+    )
     logger.info(
         "synced connection %s: %s to %s, %d pages, %d rows in %.1f s",
         connection.pk,

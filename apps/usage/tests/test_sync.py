@@ -14,6 +14,7 @@ from apps.usage.models import (
     UsageBucket,
 )
 from apps.usage.services import SyncFailed, inventory_summary, sync_connection
+from apps.usage.signals import usage_synced
 from apps.usage.tests.conftest import NOW, hours
 from apps.vault.tests.factories import make_key
 
@@ -294,3 +295,21 @@ def test_a_key_registered_between_syncs_is_attributed_without_a_re_pull(
     sync_connection(connection, start=later, end=later + timedelta(days=1))
 
     assert DailySpend.objects.filter(key=key, day=START.date()).exists()
+
+
+def test_a_successful_sync_tells_listeners_which_days_it_refreshed(simulator, connect):
+    connection = connect(simulator, "openai")
+    heard = []
+
+    def listen(sender, connection, days, **kwargs):
+        heard.append((connection.pk, days))
+
+    usage_synced.connect(listen)
+    try:
+        sync_connection(connection, start=START, end=END)
+    finally:
+        usage_synced.disconnect(listen)
+
+    assert heard == [
+        (connection.pk, [START.date(), (START + timedelta(days=1)).date()])
+    ]
