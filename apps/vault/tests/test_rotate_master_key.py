@@ -11,11 +11,11 @@ from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
 from apps.audit.models import AuditEvent
-from conftest import database_url
 from apps.vault import crypto, keyformats, services
 from apps.vault.management.commands import rotate_master_key
 from apps.vault.models import KeyVersion, Secret, Vendor
 from apps.vault.tests.factories import make_key, make_secret
+from conftest import database_url
 
 OLD_KEY, NEW_KEY, LOST_KEY = os.urandom(32), os.urandom(32), os.urandom(32)
 
