@@ -12,6 +12,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from apps.audit.services import Actor
+from apps.connectors.models import Connection
 from apps.keyrequests import services
 from apps.keyrequests.models import KeyRequest
 from apps.projects.models import Environment, Project
@@ -77,11 +78,34 @@ class KeyRequestApproveSerializer(serializers.Serializer):
 
 
 class KeyRequestIssueSerializer(serializers.Serializer):
-    secret = serializers.CharField(write_only=True, trim_whitespace=True)
+    secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, trim_whitespace=True
+    )
     name = serializers.CharField(max_length=100)
     vendor_key_id = serializers.CharField(
         max_length=200, required=False, allow_blank=True
     )
+    connection = serializers.PrimaryKeyRelatedField(
+        queryset=Connection.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The vendor organization of the key. Without `secret`, the "
+        "vendor creates the key through it.",
+    )
+    vendor_project_id = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="Where the vendor creates the key, when it does.",
+    )
+
+    def validate(self, attrs):
+        if not attrs.get("secret") and not attrs.get("connection"):
+            raise serializers.ValidationError(
+                "Send the secret, or a connection and a vendor_project_id to have "
+                "the vendor create the key."
+            )
+        return attrs
 
 
 class KeyRequestReasonSerializer(serializers.Serializer):
@@ -140,10 +164,15 @@ class KeyRequestViewSet(
         """Reject a pending request with a reason (admins, never the requester)."""
         return self._change(request, KeyRequestReasonSerializer, services.reject)
 
-    @extend_schema(request=KeyRequestIssueSerializer, responses=KeyRequestSerializer)
+    @extend_schema(
+        request=KeyRequestIssueSerializer,
+        responses=KeyRequestSerializer,
+        description="Issue the approved request's key: the `secret` created at the "
+        "vendor, or, with `connection` and `vendor_project_id` instead, a key the "
+        "vendor creates now. The requester then views it once.",
+    )
     @action(detail=True, methods=["post"])
     def issue(self, request, pk=None):
-        """Register the secret created at the vendor as the approved request's key."""
         return self._change(request, KeyRequestIssueSerializer, services.issue)
 
     @extend_schema(request=KeyRequestCancelSerializer, responses=KeyRequestSerializer)

@@ -3,6 +3,7 @@ from decimal import Decimal
 
 from django import forms
 
+from apps.connectors.models import Connection
 from apps.keyrequests import services
 from apps.keyrequests.models import KeyRequest, RequestState
 from apps.projects.models import Environment, Project
@@ -91,13 +92,62 @@ class ApproveForm(forms.Form):
 
 
 class IssueForm(forms.Form):
+    """Issue by pasting the secret, or by having the vendor create the key.
+
+    ``vendor`` is the request's vendor; ``creates`` says whether Keyhold can create
+    keys there, which adds the vendor project to the form.
+    """
+
     secret = forms.CharField(
-        strip=True, widget=forms.PasswordInput(attrs={"autocomplete": "off"})
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
     )
     name = forms.CharField(max_length=100, label="Key name")
     vendor_key_id = forms.CharField(
         required=False, max_length=200, label="Vendor key id"
     )
+    connection = forms.ModelChoiceField(
+        queryset=Connection.objects.none(), required=False, empty_label="None"
+    )
+    vendor_project_id = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Vendor project",
+        widget=forms.TextInput(attrs={"list": "vendor-projects"}),
+        help_text="Where the vendor creates the key: type its id or pick one your "
+        "connections have listed.",
+    )
+
+    def __init__(self, *args, vendor, creates, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.creates = creates
+        connection = self.fields["connection"]
+        connection.queryset = Connection.objects.filter(vendor=vendor)
+        connection.help_text = "The vendor organization that holds the key."
+        if creates:
+            self.fields["secret"].help_text = (
+                "Paste the key you created at the vendor, or leave this empty and "
+                "choose a connection: Keyhold then creates the key there."
+            )
+        else:
+            del self.fields["vendor_project_id"]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("secret"):
+            return data
+        if not self.creates:
+            self.add_error("secret", self.fields["secret"].error_messages["required"])
+        elif not data.get("connection"):
+            self.add_error(
+                "secret", "Paste the secret, or choose a connection to create it."
+            )
+        elif not data.get("vendor_project_id"):
+            self.add_error(
+                "vendor_project_id", "Give the vendor project to create the key in."
+            )
+        return data
 
 
 class ReasonForm(forms.Form):

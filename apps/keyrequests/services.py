@@ -163,15 +163,52 @@ def issue(
     actor: Actor,
     key_request: KeyRequest,
     *,
-    secret: str,
+    secret: str = "",
     name: str,
     vendor_key_id: str = "",
+    connection=None,
+    vendor_project_id: str = "",
 ) -> KeyRequest:
-    """Register the secret an admin created at the vendor as the requested key."""
+    """Register the requested key: a secret the admin pasted, or one the vendor makes.
+
+    Without a secret, the vendor creates the key through ``connection`` in
+    ``vendor_project_id`` first, outside any transaction; a key it created that
+    Keyhold then fails to store is reported with its vendor id.
+    """
     _require_approver(actor, key_request)
     _check_not_expired(key_request)
-    if not secret or not name.strip():
-        raise ValidationError("Issuing needs the secret and a name for the key.")
+    if not name.strip() or not (secret or connection):
+        raise ValidationError(
+            "Issuing needs the secret and a name for the key, or a name and a "
+            "connection to create the key at the vendor."
+        )
+    vault.check_connection(key_request.vendor, connection)
+    if secret:
+        return _register(actor, key_request, secret, name, vendor_key_id, connection)
+
+    _check_can_move(key_request, State.ISSUED)
+    if not vendor_project_id.strip():
+        raise ValidationError(
+            {"vendor_project_id": "Give the vendor project to create the key in."}
+        )
+    created = vault.create_at_vendor(
+        connection, vendor_project_id.strip(), name.strip()
+    )
+    with vault.storing_created_key(actor, connection, created):
+        return _register(
+            actor,
+            key_request,
+            created.secret,
+            name,
+            created.vendor_key_id,
+            connection,
+            created_at_vendor=True,
+        )
+
+
+def _register(
+    actor, key_request, secret, name, vendor_key_id, connection, **audit
+) -> KeyRequest:
     with transaction.atomic():
         # The key is registered first; if another admin issued meanwhile, the
         # conditional move below fails and takes the registration back with it.
@@ -187,6 +224,7 @@ def issue(
             allowed_models=key_request.allowed_models,
             monthly_cap_usd=key_request.monthly_cap_usd,
             expires_at=key_request.expires_at,
+            connection=connection,
         )
         _move(
             actor,
@@ -195,7 +233,7 @@ def issue(
             key=key,
             issued_by=actor.user,
             issued_at=timezone.now(),
-            audit={"key": key.pk, "hint": key.hint},
+            audit={"key": key.pk, "hint": key.hint, **audit},
         )
     return key_request
 
@@ -317,11 +355,7 @@ def _move(actor: Actor, key_request: KeyRequest, target: str, audit=None, **fiel
                 "reload it and try again.",
                 code="stale_state",
             )
-        raise ValidationError(
-            f"This request is {state}: only {' or '.join(sorted(allowed))} "
-            f"requests can be {VERBS[target]}.",
-            code="illegal_transition",
-        )
+        raise _illegal_move(key_request, target)
     previous = key_request.state
     for name, value in fields.items():
         setattr(key_request, name, value)
@@ -330,6 +364,22 @@ def _move(actor: Actor, key_request: KeyRequest, target: str, audit=None, **fiel
     if fields.get("reason"):
         details["reason"] = fields["reason"]
     record(actor, f"key_request.{target}", key_request, **details)
+
+
+def _check_can_move(key_request: KeyRequest, target: str) -> None:
+    """Refuse early a move the stored state forbids, before a vendor acts on it."""
+    key_request.refresh_from_db()
+    if key_request.state not in TRANSITIONS[target]:
+        raise _illegal_move(key_request, target)
+
+
+def _illegal_move(key_request: KeyRequest, target: str) -> ValidationError:
+    allowed = TRANSITIONS[target]
+    return ValidationError(
+        f"This request is {key_request.get_state_display().lower()}: only "
+        f"{' or '.join(sorted(allowed))} requests can be {VERBS[target]}.",
+        code="illegal_transition",
+    )
 
 
 def _require_approver(actor: Actor, key_request: KeyRequest) -> None:

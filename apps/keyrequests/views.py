@@ -16,6 +16,7 @@ from apps.keyrequests.forms import (
     RequestFilterForm,
 )
 from apps.keyrequests.models import RequestState
+from apps.vault import services as vault
 from console.htmx import render_page
 
 PAGE_SIZE = 50
@@ -76,7 +77,7 @@ def request_approve(request, pk):
 @require_POST
 def request_issue(request, pk):
     key_request = _get_request(request, pk)
-    form = IssueForm(request.POST)
+    form = _issue_form(key_request, request.POST)
     return _decide(request, key_request, form, "issue_form", services.issue, "issued")
 
 
@@ -161,7 +162,9 @@ def _context(request, key_request):
             else None
         ),
         "issue_form": (
-            IssueForm() if decides and state == RequestState.APPROVED else None
+            _issue_form(key_request)
+            if decides and state == RequestState.APPROVED
+            else None
         ),
         "cancel_form": (
             ReasonForm(auto_id="cancel-%s", required=False)
@@ -170,7 +173,18 @@ def _context(request, key_request):
             else None
         ),
         "view_refusal": services.view_refusal(key_request)[0],
+        "create_blocker": vault.vendor_create_blocker(key_request.vendor),
+        "vendor_projects": (
+            vault.known_vendor_projects(key_request.vendor)
+            if decides and state == RequestState.APPROVED
+            else []
+        ),
     }
+
+
+def _issue_form(key_request, data=None):
+    creates = not vault.vendor_create_blocker(key_request.vendor)
+    return IssueForm(data, vendor=key_request.vendor, creates=creates)
 
 
 def _get_request(request, pk):

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from apps.accounts.models import Team, User
 from apps.audit.services import Actor
+from apps.connectors.models import Connection
 from apps.projects.models import Environment, Project
 from apps.vault import services
 from apps.vault.models import KeyStatus, Vendor, VendorKey
@@ -16,8 +17,9 @@ from apps.vault.models import KeyStatus, Vendor, VendorKey
 
 class KeySerializer(serializers.ModelSerializer):
     secret = serializers.CharField(write_only=True, trim_whitespace=True)
-    # Keys come from vendor connections once those exist; until then none does.
-    connection = serializers.SerializerMethodField()
+    connection = serializers.PrimaryKeyRelatedField(
+        queryset=Connection.objects.all(), required=False, allow_null=True
+    )
     project = serializers.PrimaryKeyRelatedField(queryset=Project.objects.all())
     environment = serializers.PrimaryKeyRelatedField(queryset=Environment.objects.all())
     owner = serializers.PrimaryKeyRelatedField(
@@ -50,9 +52,6 @@ class KeySerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["hint", "fingerprint", "status", "rotated_at"]
 
-    def get_connection(self, key) -> int | None:
-        return None
-
     def get_fields(self):
         fields = super().get_fields()
         if self.instance is not None:
@@ -63,17 +62,53 @@ class KeySerializer(serializers.ModelSerializer):
 
 
 class RotateSerializer(serializers.Serializer):
-    secret = serializers.CharField(write_only=True)
+    secret = serializers.CharField(write_only=True, required=False, allow_blank=True)
     vendor_key_id = serializers.CharField(
         max_length=200, required=False, allow_blank=True, default=""
     )
     overlap_hours = serializers.IntegerField(
         required=False, default=0, min_value=0, max_value=services.MAX_OVERLAP_HOURS
     )
+    create_at_vendor = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Have the vendor create the new key instead of sending `secret`; "
+        "the answer then holds its `secret`, this once.",
+    )
+    vendor_project_id = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Where the vendor creates the key; empty: the current key's project.",
+    )
+
+    def validate(self, attrs):
+        if attrs["create_at_vendor"]:
+            if attrs.get("secret") or attrs["vendor_key_id"]:
+                raise serializers.ValidationError(
+                    "Send either a secret or create_at_vendor, not both: the vendor "
+                    "makes the new key and its id."
+                )
+        elif not attrs.get("secret"):
+            raise serializers.ValidationError({"secret": "This field is required."})
+        return attrs
+
+
+class RotatedKeySerializer(KeySerializer):
+    """The key after a rotation the vendor made: with the new secret, this once."""
+
+    secret = serializers.CharField(read_only=True)
 
 
 class RevokeSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
+    at_vendor = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Have the vendor revoke the key first, through the key's "
+        "connection; if it refuses, nothing changes.",
+    )
 
 
 class RevealSerializer(serializers.Serializer):
@@ -134,13 +169,32 @@ class KeyViewSet(viewsets.ModelViewSet):
             **serializer.validated_data,
         )
 
-    @extend_schema(request=RotateSerializer, responses=KeySerializer)
+    @extend_schema(
+        request=RotateSerializer,
+        responses=RotatedKeySerializer,
+        description="Rotate to `secret`, or with `create_at_vendor` to a key the "
+        "vendor creates; only then does the answer hold `secret`, shown this once.",
+    )
     @action(detail=True, methods=["post"])
     def rotate(self, request, pk=None):
         key = self.get_object()
         body = RotateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.rotate_key(Actor.from_request(request), key, **body.validated_data)
+        data = dict(body.validated_data)
+        actor = Actor.from_request(request)
+        if data.pop("create_at_vendor"):
+            _, secret = services.rotate_key_at_vendor(
+                actor,
+                key,
+                vendor_project_id=data["vendor_project_id"],
+                overlap_hours=data["overlap_hours"],
+            )
+            key.refresh_from_db()
+            response = Response(KeySerializer(key).data | {"secret": secret})
+            add_never_cache_headers(response)
+            return response
+        data.pop("vendor_project_id")
+        services.rotate_key(actor, key, **data)
         key.refresh_from_db()
         return Response(KeySerializer(key).data)
 
@@ -151,7 +205,7 @@ class KeyViewSet(viewsets.ModelViewSet):
         body = RevokeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         key = services.revoke_key(
-            Actor.from_request(request), key, reason=body.validated_data["reason"]
+            Actor.from_request(request), key, **body.validated_data
         )
         return Response(KeySerializer(key).data)
 

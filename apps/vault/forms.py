@@ -4,6 +4,7 @@ from django import forms
 from django.utils import timezone
 
 from apps.accounts.models import Team, User
+from apps.connectors.models import Connection
 from apps.projects.models import Environment, Project
 from apps.vault.models import KeyStatus, Vendor, VendorKey
 from apps.vault.services import EDIT_FIELDS, MAX_OVERLAP_HOURS, search_keys
@@ -62,10 +63,21 @@ class KeyScopeForm(forms.ModelForm):
         model = VendorKey
         fields = list(EDIT_FIELDS)
         labels = {"vendor_key_id": "Vendor key id", "monthly_cap_usd": "Monthly cap"}
-        help_texts = {"monthly_cap_usd": "USD. Empty: no cap."}
+        help_texts = {
+            "monthly_cap_usd": "USD. Empty: no cap.",
+            "connection": "The vendor organization that holds the key. Through it "
+            "Keyhold can revoke the key at the vendor, or create its replacement.",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        connections = self.fields["connection"]
+        connections.empty_label = "None"
+        connections.label_from_instance = _connection_label
+        if self.instance.pk:
+            connections.queryset = Connection.objects.filter(
+                vendor=self.instance.vendor
+            )
         self.fields["project"].queryset = Project.objects.filter(archived_at=None)
         self.fields["environment"].queryset = Environment.objects.filter(
             archived_at=None, project__archived_at=None
@@ -86,8 +98,24 @@ class KeyRegisterForm(KeyScopeForm):
 
 
 class RotateForm(forms.Form):
+    """Paste the replacement, or, where the vendor's API can, have Keyhold create it.
+
+    ``vendor`` is the vendor's name when Keyhold can create the key there; without
+    it the form offers pasting only.
+    """
+
+    create_at_vendor = forms.BooleanField(required=False)
+    vendor_project_id = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Vendor project",
+        widget=forms.TextInput(attrs={"list": "vendor-projects"}),
+    )
     secret = forms.CharField(
-        label="New secret", widget=SECRET_WIDGET, help_text="The replacement key."
+        required=False,
+        label="New secret",
+        widget=SECRET_WIDGET,
+        help_text="The replacement key.",
     )
     vendor_key_id = forms.CharField(
         required=False, max_length=200, label="Vendor key id of the new secret"
@@ -105,6 +133,24 @@ class RotateForm(forms.Form):
         label="Hours (for a number of hours)",
     )
 
+    def __init__(self, *args, vendor=None, known_project="", **kwargs):
+        super().__init__(*args, **kwargs)
+        if vendor is None:
+            del self.fields["create_at_vendor"], self.fields["vendor_project_id"]
+            return
+        self.fields["create_at_vendor"].label = f"Create the new key at {vendor}"
+        self.fields["create_at_vendor"].help_text = (
+            "Instead of pasting a secret: Keyhold shows the new key once, after "
+            "the rotation."
+        )
+        self.fields["vendor_project_id"].initial = known_project
+        self.fields[
+            "vendor_project_id"
+        ].help_text = "Where to create it; empty: the current key's project."
+        self.fields[
+            "secret"
+        ].help_text = "The replacement key, when you created it yourself."
+
     def clean(self):
         data = super().clean()
         if data.get("overlap") == "custom":
@@ -112,6 +158,14 @@ class RotateForm(forms.Form):
                 self.add_error("overlap_hours", "Give the overlap in hours.")
         elif data.get("overlap") is not None:
             data["overlap_hours"] = int(data["overlap"])
+        if data.get("create_at_vendor"):
+            for name in ("secret", "vendor_key_id"):
+                if data.get(name):
+                    self.add_error(
+                        name, "Leave this empty: the vendor makes the new key."
+                    )
+        elif not data.get("secret"):
+            self.add_error("secret", forms.Field.default_error_messages["required"])
         return data
 
 
@@ -121,6 +175,15 @@ class RevokeForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Recorded in the audit log, e.g. “leaked in a public repository”.",
     )
+    at_vendor = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args, vendor=None, **kwargs):
+        """Offer revoking at the vendor when ``vendor``, its name, is given."""
+        super().__init__(*args, **kwargs)
+        if vendor is None:
+            del self.fields["at_vendor"]
+        else:
+            self.fields["at_vendor"].label = f"Also revoke at {vendor}"
 
 
 class PasswordForm(forms.Form):
@@ -180,3 +243,7 @@ class KeyFilterForm(forms.Form):
         if data["q"]:
             keys = search_keys(keys, data["q"].strip())
         return keys
+
+
+def _connection_label(connection) -> str:
+    return f"{connection.name} ({connection.get_vendor_display()})"

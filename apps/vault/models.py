@@ -63,6 +63,16 @@ class VendorKey(models.Model):
     vendor_key_id = models.CharField(
         max_length=200, blank=True, db_index=True, help_text="The vendor's own key id."
     )
+    # A string reference: connectors.models imports this module for Secret.
+    connection = models.ForeignKey(
+        "connectors.Connection",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="keys",
+        help_text="The vendor organization that holds the key: through it Keyhold "
+        "revokes the key, or creates its replacement, at the vendor.",
+    )
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="keys")
     environment = models.ForeignKey(
         Environment, on_delete=models.PROTECT, related_name="keys"

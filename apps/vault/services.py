@@ -1,5 +1,7 @@
 """The vault's rules: who sees which key, and every change to a key's life."""
 
+import logging
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -13,14 +15,21 @@ from django.utils.html import format_html
 from apps.accounts.services import require_admin
 from apps.audit.models import AuditEvent
 from apps.audit.services import SYSTEM, Actor, record, save_changes
+from apps.connectors.rows import CreatedKey
+from apps.connectors.vendors import CONNECTORS, Connector, ConnectorError
 from apps.projects.models import Project
+from apps.usage.models import InventoryKey
 from apps.vault import crypto, keyformats
-from apps.vault.models import KeyStatus, KeyVersion, Secret, VendorKey
+from apps.vault.models import KeyStatus, KeyVersion, Secret, Vendor, VendorKey
+
+logger = logging.getLogger(__name__)
 
 
 def visible_keys(user):
     """Keys a user may list: all for admins and finance, their teams' otherwise."""
-    keys = VendorKey.objects.select_related("project__team", "environment", "owner")
+    keys = VendorKey.objects.select_related(
+        "project__team", "environment", "owner", "connection"
+    )
     if not user.sees_everything:
         # A list of project ids rather than a join through the memberships: the
         # planner then reads only those projects' keys, whatever the vault's size.
@@ -93,10 +102,12 @@ def register_key(
     allowed_models=(),
     monthly_cap_usd=None,
     expires_at=None,
+    connection=None,
 ) -> VendorKey:
     """Seal ``secret`` and record a new key with its first version."""
     require_admin(actor.user)
     check_scope(project, environment)
+    check_connection(vendor, connection)
     check_new_secret(vendor, secret)
     with transaction.atomic():
         sealed = Secret.seal(secret)
@@ -104,6 +115,7 @@ def register_key(
             name=name,
             vendor=vendor,
             vendor_key_id=vendor_key_id,
+            connection=connection,
             project=project,
             environment=environment,
             owner=owner,
@@ -131,6 +143,7 @@ def register_key(
             project=project.slug,
             environment=environment.name,
             owner=owner.username,
+            **({"connection": connection.name} if connection else {}),
         )
     return key
 
@@ -147,6 +160,19 @@ def check_scope(project, environment) -> None:
         )
 
 
+def check_connection(vendor: str, connection) -> None:
+    """Refuse to link a key to another vendor's connection."""
+    if connection is not None and connection.vendor != vendor:
+        label = Vendor(vendor).label
+        raise ValidationError(
+            {
+                "connection": f"{connection.name} is a connection to "
+                f"{connection.get_vendor_display()}, not to {label}: choose one "
+                f"of the {label} connections, or none."
+            }
+        )
+
+
 def require_visible(user, key: VendorKey) -> None:
     if not visible_keys(user).filter(pk=key.pk).exists():
         raise PermissionDenied("This key belongs to a team you are not part of.")
@@ -156,6 +182,7 @@ def require_visible(user, key: VendorKey) -> None:
 EDIT_FIELDS = (
     "name",
     "vendor_key_id",
+    "connection",
     "project",
     "environment",
     "owner",
@@ -180,6 +207,8 @@ def update_key(actor: Actor, key: VendorKey, **fields) -> VendorKey:
     check_scope(
         fields.get("project", key.project), fields.get("environment", key.environment)
     )
+    if "connection" in fields:
+        check_connection(key.vendor, fields["connection"])
     if "allowed_models" in fields:
         fields["allowed_models"] = list(fields["allowed_models"])
     return save_changes(actor, key, "key.updated", fields)
@@ -234,6 +263,54 @@ def rotate_key(
 
     Every attempt is audited: a refused one as ``key.rotation_failed`` with the reason.
     """
+    return _rotate(actor, key, secret, vendor_key_id, overlap_hours, at_vendor=False)
+
+
+def rotate_key_at_vendor(
+    actor: Actor, key: VendorKey, *, vendor_project_id: str = "", overlap_hours: int = 0
+) -> tuple[KeyVersion, str]:
+    """Have the vendor create the replacement, then rotate to it as ``rotate_key`` does.
+
+    1. A rotation Keyhold would refuse is refused before the vendor is called.
+    2. The vendor creates the key in ``vendor_project_id``, or else in the current
+       key's project as the connection's inventory knows it, outside any transaction.
+    3. Storing it follows; if that fails, the new key's vendor id is reported.
+
+    Return the new version and its secret, which the caller shows once.
+    """
+    require_admin(actor.user)
+    stored = VendorKey.objects.select_related("connection").get(pk=key.pk)
+    try:
+        _check_rotation(stored, overlap_hours)
+        blocker = rotation_create_blocker(stored)
+        if blocker:
+            raise ValidationError(blocker, code="vendor_unavailable")
+        project = vendor_project_id.strip() or known_vendor_project(stored)
+        if not project:
+            raise ValidationError(
+                "Keyhold does not know the current key's project at "
+                f"{stored.get_vendor_display()}: sync the connection first, or give "
+                "the vendor project to create the new key in."
+            )
+        name = f"{stored.name} (rotated {timezone.now():%Y-%m-%d})"
+        created = create_at_vendor(stored.connection, project, name)
+    except ValidationError as exc:
+        with transaction.atomic():
+            record(actor, "key.rotation_failed", key, reason=_failure_reason(exc))
+        raise
+    with storing_created_key(actor, stored.connection, created):
+        version = _rotate(
+            actor,
+            key,
+            created.secret,
+            created.vendor_key_id,
+            overlap_hours,
+            at_vendor=True,
+        )
+    return version, created.secret
+
+
+def _rotate(actor, key, secret, vendor_key_id, overlap_hours, *, at_vendor):
     require_admin(actor.user)
     now = timezone.now()
     try:
@@ -241,15 +318,20 @@ def rotate_key(
             # The lock comes before the checks: a revocation committed meanwhile is
             # seen, and two rotations cannot take the same version number.
             key.status = VendorKey.objects.select_for_update().get(pk=key.pk).status
-            _check_rotation(key, secret, overlap_hours)
-            return _add_version(actor, key, secret, vendor_key_id, overlap_hours, now)
+            _check_rotation(key, overlap_hours)
+            check_new_secret(key.vendor, secret)
+            return _add_version(
+                actor, key, secret, vendor_key_id, overlap_hours, now, at_vendor
+            )
     except ValidationError as exc:
         with transaction.atomic():
             record(actor, "key.rotation_failed", key, reason=_failure_reason(exc))
         raise
 
 
-def _add_version(actor, key, secret, vendor_key_id, overlap_hours, now) -> KeyVersion:
+def _add_version(
+    actor, key, secret, vendor_key_id, overlap_hours, now, at_vendor
+) -> KeyVersion:
     """Seal ``secret`` as the key's next version and start the old one's overlap."""
     previous = key.versions.order_by("-number").first()
     sealed = Secret.seal(secret)
@@ -278,29 +360,220 @@ def _add_version(actor, key, secret, vendor_key_id, overlap_hours, now) -> KeyVe
         previous_version=previous.number,
         previous_valid_until=previous.valid_until,
         overlap_hours=overlap_hours,
+        created_at_vendor=at_vendor,
     )
     return version
 
 
-def revoke_key(actor: Actor, key: VendorKey, *, reason: str) -> VendorKey:
-    """Mark a key revoked in Keyhold, at once; every version stops counting as valid."""
+def revoke_key(
+    actor: Actor, key: VendorKey, *, reason: str, at_vendor: bool = False
+) -> VendorKey:
+    """Mark a key revoked in Keyhold, at once; every version stops counting as valid.
+
+    With ``at_vendor`` the vendor revokes it first, outside any transaction; if the
+    vendor refuses, nothing changes in Keyhold.
+    """
     require_admin(actor.user)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError("Say why the key is revoked: the reason is required.")
+    if at_vendor:
+        stored = VendorKey.objects.select_related("connection").get(pk=key.pk)
+        _refuse_revoked(stored)
+        _revoke_at_vendor(actor, stored)
     with transaction.atomic():
-        stored = VendorKey.objects.select_for_update().get(pk=key.pk)
-        if stored.status == KeyStatus.REVOKED:
-            raise ValidationError(
-                f"{stored.name} was already revoked on "
-                f"{stored.revoked_at:%Y-%m-%d %H:%M} UTC."
-            )
+        # Another admin may have revoked the key while the vendor was called: then
+        # the key is revoked at both ends anyway, and the first revocation stands.
+        _refuse_revoked(VendorKey.objects.select_for_update().get(pk=key.pk))
         now = timezone.now()
         key.status, key.revoked_at, key.revoke_reason = KeyStatus.REVOKED, now, reason
         key.save(update_fields=["status", "revoked_at", "revoke_reason"])
         key.versions.filter(retired_at=None).update(retired_at=now)
-        record(actor, "key.revoked", key, hint=key.hint, reason=reason)
+        record(
+            actor, "key.revoked", key, hint=key.hint, reason=reason, at_vendor=at_vendor
+        )
     return key
+
+
+def _refuse_revoked(stored: VendorKey) -> None:
+    if stored.status == KeyStatus.REVOKED:
+        raise ValidationError(
+            f"{stored.name} was already revoked on "
+            f"{stored.revoked_at:%Y-%m-%d %H:%M} UTC."
+        )
+
+
+def _revoke_at_vendor(actor: Actor, key: VendorKey) -> None:
+    blocker = vendor_revoke_blocker(key)
+    if blocker:
+        raise ValidationError(blocker, code="vendor_unavailable")
+    # The connection's key list is also the evidence that its organization holds
+    # this key id; OpenAI moreover revokes a key only within its project.
+    project = _inventory_project(key.connection, key.vendor_key_id)
+    if project is None:
+        raise ValidationError(
+            f"{key.connection.name} has not listed the key {key.vendor_key_id} yet: "
+            "sync the connection first so Keyhold knows this key's project."
+        )
+    label = key.get_vendor_display()
+    try:
+        with _connector(key.connection) as vendor:
+            vendor.revoke_key(key.vendor_key_id, project)
+    except ConnectorError as failure:
+        why = _one_line(failure)
+        with transaction.atomic():
+            record(actor, "key.vendor_revoke_failed", key, reason=why)
+        raise ValidationError(
+            f"{label} did not revoke the key: {why}. Nothing changed in Keyhold. "
+            f"To revoke the key in Keyhold only, untick “Also revoke at {label}” "
+            "(at_vendor false in the API).",
+            code="vendor_refused",
+        ) from None
+
+
+def vendor_revoke_blocker(key: VendorKey) -> str:
+    """Why Keyhold cannot revoke ``key`` at its vendor; empty when it can."""
+    label = key.get_vendor_display()
+    if key.connection is None:
+        return (
+            f"Keyhold cannot revoke this key at {label}: it is linked to no "
+            f"connection. Edit the key to link one, or delete the key in {label}'s "
+            "console."
+        )
+    if not key.vendor_key_id:
+        return (
+            f"Keyhold cannot revoke this key at {label}: its vendor key id is not "
+            f"known. Edit the key to add it, or delete the key in {label}'s console."
+        )
+    connector = CONNECTORS.get(key.vendor)
+    if connector is None or not connector.revokes_keys:
+        return f"{label}'s API cannot revoke keys: delete the key in {label}'s console."
+    return ""
+
+
+def vendor_create_blocker(vendor: str) -> str:
+    """Why Keyhold cannot create keys at ``vendor``; empty when it can."""
+    connector = CONNECTORS.get(vendor)
+    if connector is None:
+        label = Vendor(vendor).label
+        return (
+            f"Keyhold has no API connector for {label}: create the key in its console."
+        )
+    if not connector.creates_keys:
+        reason = connector.no_create_reason
+        return f"{reason[:1].upper()}{reason[1:]}."
+    return ""
+
+
+def rotation_create_blocker(key: VendorKey) -> str:
+    """Why Keyhold cannot create the replacement of ``key`` at its vendor, or ""."""
+    blocker = vendor_create_blocker(key.vendor)
+    if not blocker and key.connection is None:
+        label = key.get_vendor_display()
+        return (
+            f"Keyhold creates keys at {label} only through a connection, and this "
+            "key is linked to none: edit the key to link one."
+        )
+    return blocker
+
+
+def create_at_vendor(connection, vendor_project_id: str, name: str) -> CreatedKey:
+    """Have the connection's vendor create a key; a refusal is a ValidationError.
+
+    Call it outside any transaction: the vendor may be slow, and its key exists
+    whatever Keyhold does next (see ``storing_created_key``).
+    """
+    blocker = vendor_create_blocker(connection.vendor)
+    if blocker:
+        raise ValidationError(blocker, code="vendor_unavailable")
+    label = connection.get_vendor_display()
+    try:
+        with _connector(connection) as vendor:
+            return vendor.create_key(vendor_project_id, name)
+    except ConnectorError as failure:
+        raise ValidationError(
+            f"{label} did not create a key: {_one_line(failure)}. Nothing changed "
+            "in Keyhold.",
+            code="vendor_refused",
+        ) from None
+
+
+@contextmanager
+def storing_created_key(actor: Actor, connection, created: CreatedKey):
+    """Report a key the vendor created if storing it in Keyhold then fails.
+
+    The key works at the vendor but is in no vault: the admin is told its id to
+    delete it there, and the log and the audit log keep the id too.
+    """
+    try:
+        yield
+    except Exception as exc:
+        known = isinstance(exc, ValidationError)
+        why = _failure_reason(exc) if known else "an internal error"
+        logger.warning(
+            "connection %s: key %s created at the vendor in project %s was not "
+            "stored: %s",
+            connection.pk,
+            created.vendor_key_id,
+            created.vendor_project_id,
+            why,
+            exc_info=not known,
+        )
+        with transaction.atomic():
+            record(
+                actor,
+                "connection.created_key_not_stored",
+                connection,
+                vendor_key_id=created.vendor_key_id,
+                vendor_project_id=created.vendor_project_id,
+                reason=why,
+            )
+        label = connection.get_vendor_display()
+        raise ValidationError(
+            f"{label} created the key {created.vendor_key_id} (project "
+            f"{created.vendor_project_id}) but Keyhold could not store it: {why}. "
+            f"Delete that key at {label}: it works there but is in no vault.",
+            code="created_key_not_stored",
+        ) from exc
+
+
+def known_vendor_project(key: VendorKey) -> str:
+    """The vendor project of ``key`` as its connection last listed it, or ""."""
+    if key.connection is None or not key.vendor_key_id:
+        return ""
+    return _inventory_project(key.connection, key.vendor_key_id) or ""
+
+
+def known_vendor_projects(vendor: str, connection=None) -> list[tuple[str, str]]:
+    """(project id, connection name) of each project the vendor's key lists hold."""
+    rows = InventoryKey.objects.filter(connection__vendor=vendor, gone_at=None).exclude(
+        vendor_project_id=""
+    )
+    if connection is not None:
+        rows = rows.filter(connection=connection)
+    pairs = rows.values_list("vendor_project_id", "connection__name").distinct()
+    return sorted(pairs, key=lambda pair: (pair[1], pair[0]))
+
+
+def _inventory_project(connection, vendor_key_id: str) -> str | None:
+    """The key's project in the connection's key list; None if it is not listed."""
+    return (
+        InventoryKey.objects.filter(connection=connection, vendor_key_id=vendor_key_id)
+        .values_list("vendor_project_id", flat=True)
+        .first()
+    )
+
+
+def _connector(connection) -> Connector:
+    connector_class = CONNECTORS.get(connection.vendor)
+    if connector_class is None:
+        label = connection.get_vendor_display()
+        raise ConnectorError(f"Keyhold has no API connector for {label}")
+    return connector_class(connection.base_url, connection.admin_key.reveal())
+
+
+def _one_line(failure: ConnectorError) -> str:
+    return " ".join(str(failure).split()).rstrip(".")
 
 
 def retire_overlapped_versions(now=None) -> int:
@@ -367,7 +640,7 @@ def _failure_reason(exc: ValidationError) -> str:
     return " ".join(exc.messages)
 
 
-def _check_rotation(key: VendorKey, secret: str, overlap_hours: int) -> None:
+def _check_rotation(key: VendorKey, overlap_hours: int) -> None:
     if key.status != KeyStatus.ACTIVE:
         raise ValidationError(
             f"{key.name} is {key.get_status_display().lower()}: only active keys "
@@ -377,4 +650,3 @@ def _check_rotation(key: VendorKey, secret: str, overlap_hours: int) -> None:
         raise ValidationError(
             f"The overlap must be between 0 and {MAX_OVERLAP_HOURS} hours."
         )
-    check_new_secret(key.vendor, secret)

@@ -146,19 +146,37 @@ def key_reveal(request, pk):
     return render(request, "vault/key_reveal.html", ctx)
 
 
+@never_cache
 @login_required
 def key_rotate(request, pk):
+    """Rotate to a pasted secret, or to one the vendor creates, shown here once."""
     key = _get_key(request, pk)
     require_admin(request.user)
-    form = RotateForm(request.POST or None)
+    create_blocker = services.rotation_create_blocker(key)
+    form = RotateForm(
+        request.POST or None,
+        vendor=None if create_blocker else key.get_vendor_display(),
+        known_project=services.known_vendor_project(key),
+    )
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        actor = Actor.from_request(request)
         try:
+            if data.get("create_at_vendor"):
+                version, secret = services.rotate_key_at_vendor(
+                    actor,
+                    key,
+                    vendor_project_id=data["vendor_project_id"],
+                    overlap_hours=data["overlap_hours"],
+                )
+                ctx = {"key": key, "version": version, "secret": secret}
+                return render(request, "vault/key_rotate.html", ctx)
             version = services.rotate_key(
-                Actor.from_request(request),
+                actor,
                 key,
-                secret=form.cleaned_data["secret"],
-                vendor_key_id=form.cleaned_data["vendor_key_id"],
-                overlap_hours=form.cleaned_data["overlap_hours"],
+                secret=data["secret"],
+                vendor_key_id=data["vendor_key_id"],
+                overlap_hours=data["overlap_hours"],
             )
         except ValidationError as exc:
             _add_secret_error(form, exc)
@@ -169,25 +187,39 @@ def key_rotate(request, pk):
                 "is current.",
             )
             return redirect("key-detail", key.pk)
-    return render(request, "vault/key_rotate.html", {"key": key, "form": form})
+    ctx = {
+        "key": key,
+        "form": form,
+        "create_blocker": create_blocker,
+        "vendor_projects": _vendor_projects(key, create_blocker),
+    }
+    return render(request, "vault/key_rotate.html", ctx)
 
 
 @login_required
 def key_revoke(request, pk):
     key = _get_key(request, pk)
     require_admin(request.user)
-    form = RevokeForm(request.POST or None)
+    revoke_blocker = services.vendor_revoke_blocker(key)
+    vendor = key.get_vendor_display()
+    form = RevokeForm(request.POST or None, vendor=None if revoke_blocker else vendor)
     if request.method == "POST" and form.is_valid():
+        at_vendor = form.cleaned_data.get("at_vendor", False)
         try:
             services.revoke_key(
-                Actor.from_request(request), key, reason=form.cleaned_data["reason"]
+                Actor.from_request(request),
+                key,
+                reason=form.cleaned_data["reason"],
+                at_vendor=at_vendor,
             )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, f"Key {key.name} revoked in Keyhold.")
+            where = f"at {vendor} and in Keyhold" if at_vendor else "in Keyhold"
+            messages.success(request, f"Key {key.name} revoked {where}.")
             return redirect("key-detail", key.pk)
-    return render(request, "vault/key_revoke.html", {"key": key, "form": form})
+    ctx = {"key": key, "form": form, "revoke_blocker": revoke_blocker}
+    return render(request, "vault/key_revoke.html", ctx)
 
 
 def _detail_context(key):
@@ -200,9 +232,18 @@ def _detail_context(key):
     }
 
 
+def _vendor_projects(key, create_blocker):
+    if create_blocker:
+        return []
+    return services.known_vendor_projects(key.vendor, key.connection)
+
+
 def _add_secret_error(form, exc):
+    if hasattr(exc, "error_dict"):
+        form.add_error(None, exc)  # it names its fields itself
+        return
     # Format and duplicate refusals are about the pasted secret; others (scope,
-    # a key no longer active) about the form as a whole.
+    # a key no longer active, the vendor) about the form as a whole.
     codes = {getattr(error, "code", None) for error in exc.error_list}
     field = "secret" if codes & {"key_format", "duplicate_secret"} else None
     form.add_error(field, exc)

@@ -5,6 +5,12 @@ import pytest
 from apps.audit.services import Actor
 from apps.keyrequests import services
 from apps.projects.tests.factories import EnvironmentFactory, ProjectFactory
+from apps.vault.tests.conftest import (  # noqa: F401
+    anthropic_org,
+    instant_retries,
+    openai_org,
+    simulator,
+)
 
 
 @pytest.fixture

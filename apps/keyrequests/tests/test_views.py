@@ -269,9 +269,9 @@ def test_illegal_transition_is_explained_on_the_page(client_as, approved):
     assert "only pending requests can be rejected" in response.content.decode()
 
 
-def test_vendor_connections_are_said_not_to_exist_yet(client_as, pending):
+def test_approving_says_the_key_is_pasted_from_the_vendor_console(client_as, pending):
     response = client_as("admin").get(reverse("request-detail", args=[pending.pk]))
-    assert "Vendor connections do not exist yet" in response.content.decode()
+    assert "create the key in the vendor's console" in response.content.decode()
 
 
 # --- the one-time view ------------------------------------------------------------

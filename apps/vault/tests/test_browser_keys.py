@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.vault.models import KeyStatus, VendorKey
+from apps.vault.tests.conftest import vendor_keys
 from apps.vault.tests.factories import make_key, make_secret
 
 pytestmark = pytest.mark.browser
@@ -48,7 +49,7 @@ def test_admin_registers_sees_once_rotates_and_revokes(
     assert secret not in page.content()
 
     page.get_by_role("link", name="Rotate").click()
-    expect(page.get_by_text("will come with vendor connections")).to_be_visible()
+    expect(page.get_by_text("this key is linked to none")).to_be_visible()
     page.get_by_label("New secret", exact=True).fill(make_secret())
     page.get_by_label("Vendor key id of the new secret").fill("key_two")
     page.get_by_label("Overlap").select_option(label="1 day")
@@ -71,3 +72,33 @@ def test_admin_registers_sees_once_rotates_and_revokes(
     expect(page.locator("#key-summary")).to_contain_text("Batch job retired")
     other.refresh_from_db()
     assert other.status == KeyStatus.REVOKED
+
+
+def test_admin_revokes_a_key_at_openai_and_in_keyhold(
+    signed_in_page, live_server, admin, payments_env, openai_org, simulator
+):
+    vendor_key_id = simulator.org.openai_keys[0].id
+    key, _ = make_key(
+        admin,
+        environment=payments_env,
+        name="Leaky key",
+        connection=openai_org,
+        vendor_key_id=vendor_key_id,
+    )
+    page = signed_in_page
+    page.goto(f"{live_server.url}/keys/{key.pk}/")
+    expect(page.locator("#key-summary")).to_contain_text("OpenAI prod")
+    page.get_by_role("link", name="Revoke").click()
+
+    also_at_vendor = page.get_by_label("Also revoke at OpenAI")
+    expect(also_at_vendor).to_be_checked()
+    page.get_by_label("Reason").fill("Pasted in a public issue")
+    page.get_by_role("button", name="Revoke key").click()
+
+    expect(
+        page.get_by_text("Key Leaky key revoked at OpenAI and in Keyhold.")
+    ).to_be_visible()
+    expect(page.locator("#key-summary")).to_contain_text("Pasted in a public issue")
+    assert vendor_key_id not in vendor_keys(openai_org)
+    key.refresh_from_db()
+    assert key.status == KeyStatus.REVOKED

@@ -338,9 +338,10 @@ def test_rejected_rotation_shows_why_and_is_audited(client_as, key_and_secret):
     assert AuditEvent.objects.filter(action="key.rotation_failed").count() == 1
 
 
-def test_rotate_page_says_vendor_side_comes_with_connections(client_as, key):
+def test_rotate_page_says_why_keyhold_cannot_create_the_key(client_as, key):
     response = client_as("admin").get(reverse("key-rotate", args=[key.pk]))
-    assert b"will come with vendor connections" in response.content
+    assert b"this key is linked to none" in response.content
+    assert b"Create the new key at" not in response.content
 
 
 @pytest.mark.parametrize("persona", PERSONAS)
@@ -357,6 +358,8 @@ def test_revoke_needs_a_reason_and_warns_about_the_vendor(client_as, key):
     client = client_as("admin")
     page = client.get(reverse("key-revoke", args=[key.pk]))
     assert b"recorded in Keyhold only" in page.content
+    assert b"it is linked to no connection" in page.content
+    assert b"Also revoke at" not in page.content
     response = client.post(reverse("key-revoke", args=[key.pk]), {"reason": ""})
     assert response.status_code == 200
     assert b"This field is required." in response.content

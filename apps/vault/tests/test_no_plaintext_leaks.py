@@ -2,11 +2,13 @@
 
 Every journey that touches a secret runs through the API and the pages: register,
 reveal, rotate, revoke, request, approve and issue, the one-time view, the leak
-check. Then the database (every table, every column), the captured logs, every page
-each persona can open and every API list response are searched for each plaintext.
+check, and the rotations and issues whose key the vendor (the simulator) creates.
+Then the database (every table, every column), the captured logs, every page each
+persona can open and every API list response are searched for each plaintext.
 The only places a plaintext may appear are the responses that exist to show it: the
-registration's one-time view, the audited reveal and the requester's one-time view;
-those are checked to contain it, so the search is known to work.
+registration's one-time view, the audited reveal, the answers to a rotation the
+vendor made and the requester's one-time view; those are checked to contain it, so
+the search is known to work.
 """
 
 import logging
@@ -29,7 +31,7 @@ def api_for(user):
     return api
 
 
-def run_journeys(admin, engineer, payments_env, client):
+def run_journeys(admin, engineer, payments_env, client, openai_org, simulator):
     """Do everything a secret goes through; return (secrets, allowed responses)."""
     secrets = {name: make_secret(vendor) for name, vendor in SECRETS.items()}
     shown = []  # responses whose purpose is to show a secret
@@ -123,6 +125,72 @@ def run_journeys(admin, engineer, payments_env, client):
     again = api_for(engineer).post(f"/api/v1/key-requests/{request_id}/secret/")
     assert again.status_code == 410
 
+    # Keys the vendor creates: a rotation through the API, one through the page,
+    # and an issue the requester then views once.
+    linked = api.post(
+        "/api/v1/keys/",
+        {
+            "name": "linked",
+            "vendor": Vendor.OPENAI,
+            "secret": secrets["linked"],
+            "connection": openai_org.pk,
+            "vendor_key_id": simulator.org.openai_keys[0].id,
+        }
+        | scope_fields,
+        format="json",
+    )
+    assert linked.status_code == 201, linked.content
+    linked_id = linked.json()["id"]
+    made = api.post(
+        f"/api/v1/keys/{linked_id}/rotate/",
+        {"create_at_vendor": True, "overlap_hours": 1},
+        format="json",
+    )
+    assert made.status_code == 200, made.content
+    secrets["vendor rotated"] = made.json()["secret"]
+    shown.append(made)
+    made_here = client.post(
+        reverse("key-rotate", args=[linked_id]),
+        {
+            "create_at_vendor": "on",
+            "vendor_project_id": simulator.org.projects[0].id,
+            "overlap": "0",
+        },
+    )
+    assert made_here.status_code == 200, made_here.content
+    version = VendorKey.objects.get(pk=linked_id).versions.order_by("-number")[0]
+    secrets["vendor rotated here"] = version.secret.reveal()
+    shown.append(made_here)
+
+    asked = api_for(engineer).post(
+        "/api/v1/key-requests/",
+        {
+            "project": payments_env.project_id,
+            "environment": payments_env.pk,
+            "vendor": Vendor.OPENAI,
+            "monthly_cap_usd": "20.00",
+            "justification": "Made at the vendor",
+        },
+        format="json",
+    )
+    asked_id = asked.json()["id"]
+    assert api.post(f"/api/v1/key-requests/{asked_id}/approve/").status_code == 200
+    issued_at_vendor = api.post(
+        f"/api/v1/key-requests/{asked_id}/issue/",
+        {
+            "name": "made at vendor",
+            "connection": openai_org.pk,
+            "vendor_project_id": simulator.org.projects[0].id,
+        },
+        format="json",
+    )
+    assert issued_at_vendor.status_code == 200, issued_at_vendor.content
+    viewed_vendor_key = api_for(engineer).post(
+        f"/api/v1/key-requests/{asked_id}/secret/"
+    )
+    secrets["vendor issued"] = viewed_vendor_key.json()["secret"]
+    shown.append(viewed_vendor_key)
+
     # The leak check, through the API and the page, with a vault key and a stranger.
     pasted = f"export OPENAI_API_KEY={secrets['rotated']}\nkey={secrets['unknown']}\n"
     checked = api.post("/api/v1/leak-check/", {"text": pasted}, format="json")
@@ -130,7 +198,8 @@ def run_journeys(admin, engineer, payments_env, client):
     assert len(checked.json()["findings"]) == 2
     page = client.post(reverse("leak-check"), {"text": pasted})
     assert page.status_code == 200
-    return secrets, shown, [checked, page, denied, rotated, refused, revoked]
+    others = [checked, page, denied, rotated, refused, revoked, linked]
+    return secrets, shown, [*others, issued_at_vendor]
 
 
 SECRETS = {
@@ -141,6 +210,7 @@ SECRETS = {
     "web": Vendor.DEEPSEEK,
     "issued": Vendor.OPENAI,
     "unknown": Vendor.ANTHROPIC,
+    "linked": Vendor.OPENAI,
 }
 
 
@@ -189,11 +259,11 @@ def page_urls(keys, key_requests):
 
 @pytest.mark.django_db
 def test_no_plaintext_outside_the_one_time_views(
-    admin, engineer, people, payments_env, client, caplog
+    admin, engineer, people, payments_env, client, caplog, openai_org, simulator
 ):
     caplog.set_level(logging.DEBUG)
     secrets, shown, other_responses = run_journeys(
-        admin, engineer, payments_env, client
+        admin, engineer, payments_env, client, openai_org, simulator
     )
     for response in shown:
         assert hits(secrets, response.content.decode(), "shown"), "search is blind"
