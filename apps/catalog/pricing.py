@@ -172,8 +172,13 @@ class PriceBook:
     def unit_prices(
         self, model: str, at: datetime, context_band: str = ""
     ) -> UnitPrices | None:
-        # Prices are resolved once an hour, at its start. DeepSeek's off-peak
-        # hours switch on the half hour, which an hourly bucket cannot split.
+        # Hourly buckets start on the hour: look them up as they come, and only
+        # truncate on a miss. Prices are resolved once an hour, at its start;
+        # DeepSeek's off-peak hours switch on the half hour, which an hourly
+        # bucket cannot split.
+        prices = self._prices.get((model, at, context_band), _UNRESOLVED)
+        if prices is not _UNRESOLVED:
+            return prices
         hour = at.replace(minute=0, second=0, microsecond=0)
         key = (model, hour, context_band)
         prices = self._prices.get(key, _UNRESOLVED)

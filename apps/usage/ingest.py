@@ -49,7 +49,27 @@ CREATE_STAGING = (
     f"CREATE TEMPORARY TABLE {STAGING} AS "  # noqa: S608
     f"SELECT {_COLUMN_LIST} FROM {TABLE} WHERE 1 = 0"
 )
-COPY_STAGING = f"COPY {STAGING} ({_COLUMN_LIST}) FROM STDIN"
+COPY_STAGING = f"COPY {STAGING} ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)"
+# Binary COPY skips formatting every value as text and parsing it back.
+COPY_TYPES = (
+    "int8",
+    "timestamptz",
+    "int4",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "bool",
+    "text",
+    "int8",
+    "int8",
+    "int8",
+    "int8",
+    "int8",
+    "int8",
+    "numeric",
+)
 INSERT_STAGING = (
     f"INSERT INTO {STAGING} ({_COLUMN_LIST}) "  # noqa: S608
     f"VALUES ({', '.join(['%s'] * len(COLUMNS))})"
@@ -171,6 +191,7 @@ def _stage(records: list[tuple]) -> None:
         connection.ensure_connection()
         raw = connection.connection
         with raw.cursor() as cursor, cursor.copy(COPY_STAGING) as copy:
+            copy.set_types(COPY_TYPES)
             for record in records:
                 copy.write_row(record)
         return

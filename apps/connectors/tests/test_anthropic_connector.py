@@ -13,7 +13,7 @@ from apps.connectors.simulator import running_simulator
 from apps.connectors.simulator.faults import Fault
 from apps.connectors.simulator.org import ANTHROPIC_PRICES, BATCH_DISCOUNT
 from apps.connectors.tests.conftest import no_sleep
-from apps.connectors.vendors.anthropic import COSTS, USAGE
+from apps.connectors.vendors.anthropic import COSTS, HOURS_PER_PAGE, USAGE
 from apps.connectors.vendors.anthropic import AnthropicConnector as Connector
 from apps.connectors.vendors.base import ConnectorError, Unsupported
 
@@ -219,7 +219,7 @@ def org_usage_totals(org) -> Counter:
 
 
 def test_usage_pages_add_up_to_the_organizations_usage():
-    with running_simulator(clock=lambda: NOW, page_cap=12) as sim:
+    with running_simulator(clock=lambda: NOW) as sim:
         with connector(sim) as anthropic:
             pages = list(anthropic.usage_pages(START, END))
         expected = org_usage_totals(sim.org)
@@ -233,7 +233,7 @@ def test_usage_pages_add_up_to_the_organizations_usage():
         totals[key, "cache_write_5m"] += row.cache_write_5m
         totals[key, "cache_write_1h"] += row.cache_write_1h
         totals[key, "output"] += row.output
-    assert len(pages) == 4
+    assert len(pages) == (END - START) // timedelta(hours=HOURS_PER_PAGE)
     assert +totals == expected
     assert {row.requests for row in rows} == {None}
     assert {row.batch for row in rows} == {True, False}

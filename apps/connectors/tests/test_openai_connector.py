@@ -17,7 +17,12 @@ from apps.connectors.simulator.org import (
 )
 from apps.connectors.tests.conftest import no_sleep
 from apps.connectors.vendors.base import ConnectorError
-from apps.connectors.vendors.openai import COMPLETIONS, COSTS, EMBEDDINGS
+from apps.connectors.vendors.openai import (
+    COMPLETIONS,
+    COSTS,
+    EMBEDDINGS,
+    HOURS_PER_PAGE,
+)
 from apps.connectors.vendors.openai import OpenAIConnector as Connector
 
 # 2025-11-01T00:00:00Z: a fixed clock, so the window below lies in the past.
@@ -325,8 +330,8 @@ def test_usage_pages_add_up_to_the_organizations_usage():
         totals[key, "cache_write"] += row.cache_write_5m
         totals[key, "output"] += row.output
         totals[key, "requests"] += row.requests
-    # Four pages of twelve hours each of completions, then of embeddings.
-    assert len(pages) == 8
+    # The same pages of hours for completions, then for embeddings.
+    assert len(pages) == 2 * ((END - START) // timedelta(hours=HOURS_PER_PAGE))
     assert +totals == expected
     assert any(row.batch for page in pages for row in page)
 

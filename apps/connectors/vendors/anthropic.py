@@ -20,8 +20,11 @@ COSTS = "/v1/organizations/cost_report"
 KEYS = "/v1/organizations/api_keys"
 USAGE_GROUPS = ["api_key_id", "workspace_id", "model", "service_tier", "context_window"]
 COST_GROUPS = ["workspace_id", "description"]
-# The largest pages the API serves: a week of hours, a month of days.
-HOURS_PER_PAGE = 168
+# A usage page holds every key's and model's results for its hours and is read
+# whole, so hours per page set a sync's memory: six keep a page of a 10,000-key
+# organization near 100 MB, at four requests a day. Cost pages are small: the
+# largest the API serves, a month of days.
+HOURS_PER_PAGE = 6
 DAYS_PER_PAGE = 31
 LIST_LIMIT = 100
 # A cost line's qualifiers at these values are the ones its description implies.
