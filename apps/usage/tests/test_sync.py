@@ -1,7 +1,9 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db.models import Sum
 
 from apps.connectors.models import ConnectionStatus
@@ -313,3 +315,32 @@ def test_a_successful_sync_tells_listeners_which_days_it_refreshed(simulator, co
     assert heard == [
         (connection.pk, [START.date(), (START + timedelta(days=1)).date()])
     ]
+
+
+def test_sync_usage_reports_each_connection_and_fails_naming_the_broken_one(
+    simulator, connect
+):
+    good = connect(simulator, "anthropic", name="claude org")
+    connect(simulator, "openai", name="bad org", admin_key="sk-admin-" + "b" * 40)
+    out, err = StringIO(), StringIO()
+
+    with pytest.raises(CommandError) as failure:
+        call_command(
+            "sync_usage", "--start", "2026-11-16", "--end", "2026-11-17",
+            stdout=out, stderr=err,
+        )  # fmt: skip
+
+    assert (
+        str(failure.value) == "bad org: rejected by vendor (401): check the admin key"
+    )
+    assert "claude org: 2026-11-16 to 2026-11-17," in out.getvalue()
+    assert UsageBucket.objects.filter(connection=good).exists()
+
+
+def test_sync_usage_refuses_an_unknown_connection_and_a_bad_date(connect, simulator):
+    connect(simulator, "openai", name="openai org")
+
+    with pytest.raises(CommandError, match="no connection named 'nope'"):
+        call_command("sync_usage", "--connection", "nope")
+    with pytest.raises(CommandError, match="'last week' is not an ISO date"):
+        call_command("sync_usage", "--start", "last week")
