@@ -13,6 +13,7 @@ from apps.catalog.models import ModelTier, PriceOverride
 from apps.catalog.names import normalize_model_name
 from apps.catalog.pricing import ModelPrices, catalog_prices
 from apps.projects.models import Tier
+from apps.usage.tasks import reprice_model
 from apps.vault.models import Vendor
 
 # What an override states; forms edit these and the audit log records them.
@@ -156,8 +157,6 @@ def delete_override(actor: Actor, override: PriceOverride) -> None:
 
 def _reprice_after_commit(vendor: str, model: str) -> None:
     """Past usage of the model is priced again once the new price is stored."""
-    from apps.usage.tasks import reprice_model
-
     transaction.on_commit(lambda: reprice_model.delay(vendor, model))
 
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 from apps.accounts.services import require_admin
 from apps.audit.services import Actor, record, save_changes, snapshot
 from apps.connectors.models import Connection, ConnectionStatus
-from apps.connectors.vendors import CONNECTORS, ConnectorError
+from apps.connectors.vendors import CONNECTORS, Connector, ConnectorError
 from apps.usage import derived
 from apps.vault.keyformats import hint
 from apps.vault.models import Secret, Vendor
@@ -112,13 +112,25 @@ def test_connection(actor: Actor, connection: Connection, **client_options) -> s
     return answer or error
 
 
-def _check(connection: Connection, client_options: dict) -> str:
+def open_connector(connection: Connection, **client_options) -> Connector:
+    """The connector of ``connection``'s vendor, holding its admin key in memory.
+
+    Use it as a context manager. ``client_options`` reach the HTTP client (tests
+    shorten timeouts and sleeps).
+    """
     connector_class = CONNECTORS.get(connection.vendor)
     if connector_class is None:
         label = Vendor(connection.vendor).label
-        raise ConnectorError(f"no API connector yet for {label}")
+        raise ConnectorError(f"Keyhold has no API connector for {label}")
     admin_key = connection.admin_key.reveal()
-    with connector_class(connection.base_url, admin_key, **client_options) as vendor:
+    return connector_class(connection.base_url, admin_key, **client_options)
+
+
+def _check(connection: Connection, client_options: dict) -> str:
+    if connection.vendor not in CONNECTORS:
+        label = Vendor(connection.vendor).label
+        raise ConnectorError(f"no API connector yet for {label}")
+    with open_connector(connection, **client_options) as vendor:
         return vendor.check()
 
 

@@ -56,9 +56,9 @@ def sync_connection_task(self, connection_id: int, trigger: str = "schedule") ->
         )
         return "failed"
     except SoftTimeLimitExceeded:
-        connection.sync_runs.filter(pk=connection.sync_runs.first().pk).update(
-            error="ran out of time: the next run resumes where this one stopped"
-        )
+        last_run = connection.sync_runs.first()
+        last_run.error = "ran out of time: the next run resumes where this one stopped"
+        last_run.save(update_fields=["error"])
         logger.warning(
             "task %s: connection %s ran out of time", self.request.id, connection_id
         )

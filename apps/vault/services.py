@@ -16,7 +16,8 @@ from apps.accounts.services import require_admin
 from apps.audit.models import AuditEvent
 from apps.audit.services import SYSTEM, Actor, record, save_changes
 from apps.connectors.rows import CreatedKey
-from apps.connectors.vendors import CONNECTORS, Connector, ConnectorError
+from apps.connectors.services import open_connector
+from apps.connectors.vendors import CONNECTORS, ConnectorError
 from apps.projects.models import Project
 from apps.usage.models import InventoryKey
 from apps.vault import crypto, keyformats
@@ -417,7 +418,7 @@ def _revoke_at_vendor(actor: Actor, key: VendorKey) -> None:
         )
     label = key.get_vendor_display()
     try:
-        with _connector(key.connection) as vendor:
+        with open_connector(key.connection) as vendor:
             vendor.revoke_key(key.vendor_key_id, project)
     except ConnectorError as failure:
         why = _one_line(failure)
@@ -488,7 +489,7 @@ def create_at_vendor(connection, vendor_project_id: str, name: str) -> CreatedKe
         raise ValidationError(blocker, code="vendor_unavailable")
     label = connection.get_vendor_display()
     try:
-        with _connector(connection) as vendor:
+        with open_connector(connection) as vendor:
             return vendor.create_key(vendor_project_id, name)
     except ConnectorError as failure:
         raise ValidationError(
@@ -562,14 +563,6 @@ def _inventory_project(connection, vendor_key_id: str) -> str | None:
         .values_list("vendor_project_id", flat=True)
         .first()
     )
-
-
-def _connector(connection) -> Connector:
-    connector_class = CONNECTORS.get(connection.vendor)
-    if connector_class is None:
-        label = connection.get_vendor_display()
-        raise ConnectorError(f"Keyhold has no API connector for {label}")
-    return connector_class(connection.base_url, connection.admin_key.reveal())
 
 
 def _one_line(failure: ConnectorError) -> str:

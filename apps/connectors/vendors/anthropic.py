@@ -93,17 +93,6 @@ class AnthropicConnector(Connector):
         if field(key, "status") != "inactive":
             raise ConnectorError(f"Anthropic left the key {field(key, 'status')}")
 
-    def _report_pages(self, path: str, params: dict) -> Iterator[list[dict]]:
-        """The buckets of each page of a usage or cost report."""
-        while True:
-            page = self.client.get_json(path, params)
-            buckets, more = field(page, "data"), field(page, "has_more")
-            yield buckets
-            if not more:
-                return
-            cursor = next_cursor(page, "next_page", params.get("page"))
-            params = params | {"page": cursor}
-
 
 def _window(start: datetime, end: datetime) -> dict:
     return {"starting_at": _rfc3339(start), "ending_at": _rfc3339(end)}

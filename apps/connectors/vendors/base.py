@@ -305,6 +305,21 @@ class Connector(ABC):
         """Make a new key in a vendor project; its secret is returned only now."""
         raise Unsupported(self.no_create_reason)
 
+    def _report_pages(self, path: str, params: dict) -> Iterator[list[dict]]:
+        """The buckets of each page of a usage or cost report.
+
+        OpenAI and Anthropic page their reports alike: ``data``, ``has_more`` and
+        a ``next_page`` cursor sent back as ``page``.
+        """
+        while True:
+            page = self.client.get_json(path, params)
+            buckets, more = field(page, "data"), field(page, "has_more")
+            yield buckets
+            if not more:
+                return
+            cursor = next_cursor(page, "next_page", params.get("page"))
+            params = params | {"page": cursor}
+
     def close(self) -> None:
         self.client.close()
 

@@ -133,17 +133,6 @@ class OpenAIConnector(Connector):
             secret=field(api_key, "value"),
         )
 
-    def _report_pages(self, path: str, params: dict) -> Iterator[list[dict]]:
-        """The buckets of each page of a usage or cost report."""
-        while True:
-            page = self.client.get_json(path, params)
-            buckets, more = field(page, "data"), field(page, "has_more")
-            yield buckets
-            if not more:
-                return
-            cursor = next_cursor(page, "next_page", params.get("page"))
-            params = params | {"page": cursor}
-
     def _listed(self, path: str, params: dict | None = None) -> Iterator[dict]:
         """Every item of a list endpoint, following ``after`` to the end."""
         params = (params or {}) | {"limit": LIST_LIMIT}
