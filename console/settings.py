@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "apps.connectors",
     "apps.catalog",
     "apps.usage",
+    "apps.spend",
 ]
 
 MIDDLEWARE = [

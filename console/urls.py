@@ -3,6 +3,7 @@ from csp.decorators import csp_update
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from apps.spend.urls import api_urlpatterns as spend_api
 from apps.usage.urls import api_urlpatterns as usage_api
 from console import views
 from console.api import router
@@ -17,7 +18,8 @@ urlpatterns = [
     path("models/", include("apps.catalog.urls")),
     path("connections/", include("apps.connectors.urls")),
     path("", include("apps.usage.urls")),
-    path("api/v1/", include(([*router.urls, *usage_api], "api"))),
+    path("spend/", include("apps.spend.urls")),
+    path("api/v1/", include(([*router.urls, *usage_api, *spend_api], "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Swagger UI sets inline styles; scripts stay 'self' only, as everywhere else.
     path(
