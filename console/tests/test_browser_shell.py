@@ -11,6 +11,7 @@ NAVIGATION = {
         "Teams",
         "Keys",
         "Requests",
+        "Spend",
         "Models",
         "Users",
         "Audit",
@@ -18,8 +19,8 @@ NAVIGATION = {
         "Connections",
         "API",
     ],
-    "finance": ["Projects", "Teams", "Keys", "Requests", "Models", "API"],
-    "engineer": ["Projects", "Teams", "Keys", "Requests", "Models", "API"],
+    "finance": ["Projects", "Teams", "Keys", "Requests", "Spend", "Models", "API"],
+    "engineer": ["Projects", "Teams", "Keys", "Requests", "Spend", "Models", "API"],
 }
 
 
