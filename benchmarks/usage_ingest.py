@@ -3,9 +3,10 @@
 OpenAI completions pages, shaped as its usage API sends them when grouped by
 project, key, model, batch and service tier, are built in memory one page at a time
 and handed to the OpenAI connector in place of its HTTP calls: the connector's own
-page parsing, the catalog's names and prices, the staging COPY, the swap and the
-daily rollup all run as in a sync, one UTC day per window. No HTTP is made, so the
-figures are Keyhold's and not the loopback's or the JSON decoder's.
+page parsing, the catalog's names and prices, the COPY of each page into the bucket
+table, the daily rollup and the commit all run as in a sync, one UTC day per window.
+No HTTP is made, so the figures are Keyhold's and not the loopback's or the JSON
+decoder's.
 
     createdb -h 127.0.0.1 -U postgres keyhold_bench_usage
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/keyhold_bench_usage \
@@ -25,6 +26,7 @@ import resource
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -155,7 +157,9 @@ def _run(args):
     conn = _connection()
     _empty()
     baseline = _peak_mb()
-    watches = {name: Stopwatch() for name in ("parse", "add", "commit", "rollup")}
+    watches = {
+        name: Stopwatch() for name in ("open", "parse", "add", "commit", "rollup")
+    }
     refresh = rollups.refresh
 
     def timed_refresh(*refresh_args):
@@ -193,8 +197,9 @@ def _run(args):
         # Preparation includes its pages' building: count the larger one only.
         "excluded": max(generation, vendor.preparation.seconds),
         "parse": watches["parse"].seconds - generation,
-        "stage": watches["add"].seconds,
-        "swap": watches["commit"].seconds - watches["rollup"].seconds,
+        "write": watches["add"].seconds,
+        "delete": watches["open"].seconds,
+        "commit": watches["commit"].seconds - watches["rollup"].seconds,
         "rollup": watches["rollup"].seconds,
         "peak_mb": _peak_mb(),
         "baseline_mb": baseline,
@@ -237,7 +242,10 @@ def _keyhold(conn, vendor, window, watches):
     start, rows = FIRST_HOUR, 0
     while start < vendor.end:
         end = start + window
-        with ingest.UsageWindow(conn, start, end) as usage:
+        with ExitStack() as stack:
+            # Opening locks the connection and deletes the window's stored rows.
+            with watches["open"]:
+                usage = stack.enter_context(ingest.UsageWindow(conn, start, end))
             pages = vendor.usage_pages(start, end)
             while True:
                 with watches["parse"]:
@@ -254,7 +262,7 @@ def _keyhold(conn, vendor, window, watches):
 
 
 def _copy(conn, vendor):
-    """COPY the rows the window would stage, prepared beforehand, into the table."""
+    """COPY the rows the window would write, prepared beforehand, into the table."""
     prices = PriceBook(conn.vendor)
     statement = f"COPY {ingest.TABLE} ({', '.join(ingest.COLUMNS)}) FROM STDIN"
     connection.ensure_connection()
@@ -427,16 +435,17 @@ def _table(results):
         )
     print(f"\nRSS after start-up: {results[0]['baseline_mb']:.0f} MB")
     print(
-        "\n| Keyhold's path | parse pages s | normalize, price, stage s "
-        "| swap in, commit s | rollup s | rollup rows |"
+        "\n| Keyhold's path | parse pages s | lock, delete stored s "
+        "| normalize, price, COPY s | rollup s | commit s | rollup rows |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for result in results:
         if result["case"].startswith("keyhold"):
             print(
                 f"| {CASES[result['case']]} | {result['parse']:.1f} "
-                f"| {result['stage']:.1f} | {result['swap']:.1f} "
-                f"| {result['rollup']:.1f} | {result['rollup_rows']:,} |"
+                f"| {result['delete']:.1f} | {result['write']:.1f} "
+                f"| {result['rollup']:.1f} | {result['commit']:.1f} "
+                f"| {result['rollup_rows']:,} |"
             )
 
 

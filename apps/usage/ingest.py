@@ -1,14 +1,25 @@
-"""Write a window of usage: staged as vendor pages stream in, swapped in at once.
+"""Write a window of usage straight into the bucket table, in one transaction.
 
-Pages go into a temporary staging table outside any transaction, so a slow vendor
-holds no lock and memory stays flat whatever the window's size. The swap (delete
-the window's buckets, insert the staged ones, refresh the day's rollup) is one short
-transaction: a window that fails anywhere leaves the stored figures as they were.
+Opening a window starts the transaction: it locks the connection's row, so a second
+sync of the same connection waits for this one instead of colliding on the natural
+key, and deletes the window's stored buckets. Each vendor page is then written into
+the table as it arrives (binary COPY on PostgreSQL), so every bucket is written
+once and memory follows the page, not the window. Committing adds the window's other
+figures and the days' rollup, then commits; leaving the window any other way rolls
+back. Until the commit other sessions keep reading the figures stored before, and a
+failure or a killed process leaves them as they were.
+
+The lock is FOR NO KEY UPDATE, not FOR UPDATE: inserting a row that points at the
+connection (a sync run, a balance, a vault key) takes FOR KEY SHARE on it, which FOR
+UPDATE would make wait for as long as a slow vendor takes to send the window. SQLite
+has no row locks and one writer at a time: there a window holds the database's write
+lock from opening to commit.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 
 from django.db import IntegrityError, connection, transaction
 
@@ -22,7 +33,6 @@ from apps.usage.models import UsageBucket
 
 logger = logging.getLogger(__name__)
 
-STAGING = "keyhold_usage_staging"
 COLUMNS = (
     "connection_id",
     "start",
@@ -45,11 +55,7 @@ COLUMNS = (
 TABLE = UsageBucket._meta.db_table
 # Only identifiers from this module are interpolated; values always go as parameters.
 _COLUMN_LIST = ", ".join(COLUMNS)
-CREATE_STAGING = (
-    f"CREATE TEMPORARY TABLE {STAGING} AS "  # noqa: S608
-    f"SELECT {_COLUMN_LIST} FROM {TABLE} WHERE 1 = 0"
-)
-COPY_STAGING = f"COPY {STAGING} ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)"
+COPY_BUCKETS = f"COPY {TABLE} ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)"
 # Binary COPY skips formatting every value as text and parsing it back.
 COPY_TYPES = (
     "int8",
@@ -70,21 +76,21 @@ COPY_TYPES = (
     "int8",
     "numeric",
 )
-INSERT_STAGING = (
-    f"INSERT INTO {STAGING} ({_COLUMN_LIST}) "  # noqa: S608
+INSERT_BUCKETS = (
+    f"INSERT INTO {TABLE} ({_COLUMN_LIST}) "  # noqa: S608
     f"VALUES ({', '.join(['%s'] * len(COLUMNS))})"
 )
-SWAP_IN = f"INSERT INTO {TABLE} ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM {STAGING}"  # noqa: S608
 START = COLUMNS.index("start")
 COST = COLUMNS.index("cost_usd")
 SQLITE_BATCH = 2000
+TWICE = "the vendor reported the same bucket twice in one window"
 
 
 class UsageWindow:
     """The buckets of one connection starting in [start, end), replaced as a whole.
 
     Use as a context manager: ``add`` each page, then ``commit``. Leaving without
-    committing discards what was staged.
+    committing rolls back everything the window wrote.
     """
 
     def __init__(self, conn: Connection, start: datetime, end: datetime, prices=None):
@@ -94,46 +100,60 @@ class UsageWindow:
         self.rows = 0
         self.pages = 0
         self._models: dict[str, str] = {}
+        self._transaction = None
 
     def __enter__(self) -> "UsageWindow":
-        _create_staging()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        _drop_staging()
-
-    def add(self, page: Iterable[UsageRow]) -> int:
-        """Normalize, price and stage one page; return how many rows it held."""
-        start, end = self.start, self.end
-        records = [self._record(row) for row in page if start <= row.start < end]
-        _stage(records)
-        self.pages += 1
-        self.rows += len(records)
-        return len(records)
-
-    def commit(self, after_swap=None) -> None:
-        """Swap the staged rows in for the window's stored buckets.
-
-        ``after_swap`` runs inside the same transaction, for other figures of the
-        window (the vendor's reported costs) that must land or fail with it.
-        """
-        with transaction.atomic():
-            # One writer per connection at a time: a manual sync racing the
-            # scheduled one waits here instead of colliding on the natural key.
-            Connection.objects.select_for_update().filter(pk=self.connection.pk).get()
+        self._transaction = transaction.atomic()
+        self._transaction.__enter__()
+        try:
+            Connection.objects.select_for_update(no_key=True).filter(
+                pk=self.connection.pk
+            ).get()
             UsageBucket.objects.filter(
                 connection=self.connection, start__gte=self.start, start__lt=self.end
             ).delete()
-            try:
-                with transaction.atomic():
-                    _swap_in()
-            except IntegrityError:
-                raise ConnectorError(
-                    "the vendor reported the same bucket twice in one window"
-                ) from None
-            if after_swap is not None:
-                after_swap()
-            rollups.refresh(self.connection, days_between(self.start, self.end))
+        except BaseException as error:
+            self._end(type(error), error, error.__traceback__)
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._transaction is None:
+            return  # commit() has ended the transaction already
+        if exc_info[0] is None:
+            transaction.set_rollback(True)
+        self._end(*exc_info)
+
+    def add(self, page: Iterable[UsageRow]) -> int:
+        """Normalize, price and write one page; return how many rows it held."""
+        start, end = self.start, self.end
+        records = (self._record(row) for row in page if start <= row.start < end)
+        try:
+            written = _write(records)
+        except IntegrityError:
+            # The unique natural key refused a row: nothing of this window may land.
+            transaction.set_rollback(True)
+            raise ConnectorError(TWICE) from None
+        self.pages += 1
+        self.rows += written
+        return written
+
+    def commit(self, alongside=None) -> None:
+        """Refresh the window's days' rollup and commit what the pages wrote.
+
+        ``alongside`` runs inside the same transaction, for other figures of the
+        window (the vendor's reported costs) that must land or fail with it.
+        """
+        if alongside is not None:
+            alongside()
+        rollups.refresh(self.connection, days_between(self.start, self.end))
+        self._end(None, None, None)
+
+    def _end(self, *exc_info) -> None:
+        # Cleared first: a COMMIT that fails has already rolled back, and leaving
+        # the window afterwards must not end the transaction a second time.
+        ending, self._transaction = self._transaction, None
+        ending.__exit__(*exc_info)
 
     def _record(self, row: UsageRow) -> tuple:
         model = self._models.get(row.model)
@@ -171,36 +191,31 @@ def days_between(start: datetime, end: datetime) -> list:
     return days
 
 
-def _create_staging() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {STAGING}")
-        # The bucket table's columns without its constraints: staging accepts
-        # whatever the vendor sent; the swap is where the natural key applies.
-        cursor.execute(CREATE_STAGING)
-
-
-def _drop_staging() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {STAGING}")
-
-
-def _stage(records: list[tuple]) -> None:
-    if not records:
-        return
+def _write(records: Iterator[tuple]) -> int:
+    """Insert the records; return how many there were."""
+    written = 0
     if connection.vendor == "postgresql":
-        connection.ensure_connection()
         raw = connection.connection
-        with raw.cursor() as cursor, cursor.copy(COPY_STAGING) as copy:
+        # The driver's errors as Django's, so a repeated bucket is an IntegrityError
+        # on either database. Rows go out as they are built: the server inserts
+        # one while the next is priced.
+        with (
+            connection.wrap_database_errors,
+            raw.cursor() as cursor,
+            cursor.copy(COPY_BUCKETS) as copy,
+        ):
             copy.set_types(COPY_TYPES)
             for record in records:
                 copy.write_row(record)
-        return
+                written += 1
+        return written
     with connection.cursor() as cursor:
-        for offset in range(0, len(records), SQLITE_BATCH):
-            batch = records[offset : offset + SQLITE_BATCH]
-            cursor.executemany(
-                INSERT_STAGING, [_sqlite_values(record) for record in batch]
-            )
+        while batch := [
+            _sqlite_values(record) for record in islice(records, SQLITE_BATCH)
+        ]:
+            cursor.executemany(INSERT_BUCKETS, batch)
+            written += len(batch)
+    return written
 
 
 def _sqlite_values(record: tuple) -> tuple:
@@ -211,8 +226,3 @@ def _sqlite_values(record: tuple) -> tuple:
     if values[COST] is not None:
         values[COST] = str(values[COST])
     return tuple(values)
-
-
-def _swap_in() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(SWAP_IN)

@@ -170,7 +170,7 @@ def _sync_usage(connection, vendor, run, start, end) -> None:
                 window.add(page)
             costs = _reported_costs(vendor, day, next_day)
             window.commit(
-                after_swap=lambda day=day, costs=costs: _store_costs(
+                alongside=lambda day=day, costs=costs: _store_costs(
                     connection, day, costs
                 )
             )
