@@ -13,39 +13,21 @@ are inserted directly (no encryption), since only the listing is measured.
 """
 
 import argparse
-import os
 import random
 import statistics
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
-os.environ.setdefault("DEBUG", "false")
-os.environ.setdefault(
-    "SECRET_KEY", "keyhold-benchmark-secret-key-not-for-deployment-0123"
-)
-os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-os.environ.setdefault(
-    "KEYHOLD_MASTER_KEYS", "a2V5aG9sZC10ZXN0LW1hc3Rlci1rZXktMzItYnl0ZXM="
-)
+import django_setup  # noqa: F401  (sets up Django before the imports below)
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-import django
-
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from apps.accounts.models import Membership, Role, Team, User  # noqa: E402
-from apps.projects.models import Environment, Project  # noqa: E402
-from apps.vault.models import KeyStatus, Vendor, VendorKey  # noqa: E402
+from apps.accounts.models import Membership, Role, Team, User
+from apps.projects.models import Environment, Project
+from apps.vault.models import KeyStatus, Vendor, VendorKey
 
 TEAMS, PROJECTS_PER_TEAM, ENGINEERS = 20, 10, 200
 BATCH = 5000
