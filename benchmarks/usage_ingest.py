@@ -21,46 +21,30 @@ database alone accepts.
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
 import time
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "console.settings")
-os.environ.setdefault("DEBUG", "false")
-os.environ.setdefault(
-    "SECRET_KEY", "keyhold-benchmark-secret-key-not-for-deployment-0123"
-)
-os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
-os.environ.setdefault(
-    "KEYHOLD_MASTER_KEYS", "a2V5aG9sZC10ZXN0LW1hc3Rlci1rZXktMzItYnl0ZXM="
-)
+import django_setup  # noqa: F401  (sets up Django before the imports below)
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
 
-import django
-
-django.setup()
-
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-
-from apps.catalog.names import normalize_model_name  # noqa: E402
-from apps.catalog.pricing import PriceBook  # noqa: E402
-from apps.connectors.models import Connection  # noqa: E402
-from apps.connectors.simulator.server import generate_admin_keys  # noqa: E402
-from apps.connectors.vendors.openai import (  # noqa: E402
+from apps.catalog.names import normalize_model_name
+from apps.catalog.pricing import PriceBook
+from apps.connectors.models import Connection
+from apps.connectors.simulator.server import generate_admin_keys
+from apps.connectors.vendors.openai import (
     COMPLETIONS,
     HOURS_PER_PAGE,
     OpenAIConnector,
 )
-from apps.usage import ingest, rollups  # noqa: E402
-from apps.usage.models import DailySpend, UsageBucket  # noqa: E402
-from apps.vault.models import Secret, Vendor  # noqa: E402
+from apps.usage import ingest, rollups
+from apps.usage.models import DailySpend, UsageBucket
+from apps.vault.models import Secret, Vendor
 
 HOUR = 3600
 DAY = timedelta(days=1)

@@ -1,21 +1,27 @@
 """Spend grouped and filtered the way finance asks for it, read from the rollup.
 
-Every figure comes from ``DailySpend``, never from raw buckets: a request costs the
-same whatever the history's length. A group-by is one aggregate query plus one for
-the group's display names.
+Every figure comes from a rollup, never from raw buckets, and from the smallest
+one that can answer: views that neither group nor filter by key read ``ScopeSpend``
+(per day, environment and model); views by key read ``MonthlySpend`` for the whole
+months of their period and ``DailySpend`` (per day, key and model) for the days
+around them. A group-by is an aggregate query per rollup plus one for the groups'
+display names.
 """
 
+import operator
 from dataclasses import dataclass, field, fields
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
+from functools import reduce
 
 from django.db.models import Case, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.catalog.names import normalize_model_name
 from apps.projects.models import Environment, Project
-from apps.usage.models import DailySpend
+from apps.usage.models import DailySpend, MonthlySpend, ScopeSpend
 from apps.vault.models import Vendor, VendorKey
 
 GROUPS = ("team", "project", "environment", "vendor", "model", "key", "day")
@@ -41,6 +47,19 @@ FILTER_LOOKUP = {
     "project": "key__project_id__in",
     "environment": "key__environment_id__in",
     "key": "key_id__in",
+    "vendor": "vendor__in",
+    "model": "model__in",
+}
+# The same, on ScopeSpend rows, which know the environment but not the key.
+SCOPE_GROUP_COLUMN = GROUP_COLUMN | {
+    "team": "environment__project__team_id",
+    "project": "environment__project_id",
+    "environment": "environment_id",
+}
+SCOPE_FILTER_LOOKUP = {
+    "team": "environment__project__team_id__in",
+    "project": "environment__project_id__in",
+    "environment": "environment_id__in",
     "vendor": "vendor__in",
     "model": "model__in",
 }
@@ -72,11 +91,11 @@ class SpendFilters:
         normalized = tuple(dict.fromkeys(normalize_model_name(m) for m in self.model))
         object.__setattr__(self, "model", normalized)
 
-    def apply(self, spend):
+    def apply(self, spend, lookups=FILTER_LOOKUP):
         for name in FILTERS:
             values = getattr(self, name)
             if values:
-                spend = spend.filter(**{FILTER_LOOKUP[name]: values})
+                spend = spend.filter(**{lookups[name]: values})
         return spend
 
     def items(self):
@@ -144,6 +163,81 @@ def visible_spend(user):
     return spend
 
 
+def visible_monthly_spend(user):
+    """``visible_spend`` on the monthly rollup."""
+    spend = MonthlySpend.objects.all()
+    if not user.sees_everything:
+        projects = Project.objects.filter(team__memberships__user=user)
+        spend = spend.filter(key__project__in=projects.values("pk"))
+    return spend
+
+
+def visible_scope_spend(user):
+    """``visible_spend`` on the per-environment rollup."""
+    spend = ScopeSpend.objects.all()
+    if not user.sees_everything:
+        projects = Project.objects.filter(team__memberships__user=user)
+        spend = spend.filter(environment__project__in=projects.values("pk"))
+    return spend
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """Where a view's figures come from: querysets whose sums add up to the
+    view's, and where each group-by lives on their rows."""
+
+    parts: tuple
+    group_column: dict
+
+    @property
+    def rows(self):
+        """The one part of a rollup read day by day."""
+        (rows,) = self.parts
+        return rows
+
+
+def rollup_for(
+    user, group_by: str, filters: SpendFilters, start, end, *, by_day=False
+) -> Rollup:
+    """The smallest rollups that answer ``group_by`` under ``filters`` in
+    [start, end); ``by_day`` when the caller needs each day's figures."""
+    if group_by != "key" and not filters.key:
+        rows = filters.apply(visible_scope_spend(user), SCOPE_FILTER_LOOKUP)
+        return Rollup((rows.filter(day__gte=start, day__lt=end),), SCOPE_GROUP_COLUMN)
+    daily = filters.apply(visible_spend(user))
+    months = [] if by_day or group_by == "day" else whole_months(start, end)
+    if not months:
+        return Rollup((daily.filter(day__gte=start, day__lt=end),), GROUP_COLUMN)
+    monthly = filters.apply(visible_monthly_spend(user)).filter(month__in=months)
+    covered_from, covered_to = months[0], _next_month(months[-1])
+    edges = [(start, covered_from), (covered_to, end)]
+    days = [Q(day__gte=first, day__lt=last) for first, last in edges if first < last]
+    if not days:
+        return Rollup((monthly,), GROUP_COLUMN)
+    return Rollup((monthly, daily.filter(reduce(operator.or_, days))), GROUP_COLUMN)
+
+
+def whole_months(start: date, end: date) -> list[date]:
+    """The first days of the months whose usage lies wholly in [start, end).
+
+    A month counts when the period covers it, or covers it up to today: no usage
+    is dated after today (UTC), so this month to date is the whole month so far.
+    """
+    today = timezone.now().date()
+    month = start if start.day == 1 else _next_month(start)
+    months = []
+    while month < end:
+        following = _next_month(month)
+        if following <= end or (month <= today < following and end > today):
+            months.append(month)
+        month = following
+    return months
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
 def spend_report(
     user, start: date, end: date, group_by: str, filters: SpendFilters | None = None
 ) -> SpendReport:
@@ -151,8 +245,7 @@ def spend_report(
     if group_by not in GROUPS:
         raise ValueError(f"unknown group_by {group_by!r}")
     filters = filters or SpendFilters()
-    spend = filters.apply(visible_spend(user)).filter(day__gte=start, day__lt=end)
-    rows = _grouped(spend, group_by)
+    rows = _grouped(rollup_for(user, group_by, filters, start, end), group_by)
     total = SpendRow(group="total", group_id=None)
     for row in rows:
         total.add(row)
@@ -165,10 +258,9 @@ def spend_report(
 
 def daily_costs(user, start: date, end: date, filters=None) -> dict[date, Decimal]:
     """Cost per day in [start, end); days with no spend are absent."""
-    spend = (filters or SpendFilters()).apply(visible_spend(user))
+    spend = rollup_for(user, "day", filters or SpendFilters(), start, end).rows
     return dict(
-        spend.filter(day__gte=start, day__lt=end)
-        .values("day")
+        spend.values("day")
         .annotate(cost=SUMS["cost_usd"])
         .values_list("day", "cost")
         .order_by()
@@ -179,53 +271,89 @@ def spend_by_day(user, start: date, end: date, group_by: str, filters, groups):
     """Cost per day for each of ``groups`` (rows of a report), the rest as one.
 
     Returns (days, {slug: [cost per day]}, [other cost per day]) for a chart; the
-    days are every date in [start, end), with zero where nothing was spent.
+    days are every date in [start, end), with zero where nothing was spent. Only
+    the groups asked for are read per day; the rest is the day's total less them.
     """
-    spend = filters.apply(visible_spend(user)).filter(day__gte=start, day__lt=end)
     days = dates_between(start, end)
     position = {day: index for index, day in enumerate(days)}
-    wanted = {row.slug for row in groups}
-    series = {slug: [Decimal(0)] * len(days) for slug in wanted}
-    other = [Decimal(0)] * len(days)
-    group_values = _group_values(group_by)
-    values = (
-        spend.annotate(**group_values)
-        .values("day", *group_values)
-        .annotate(cost=SUMS["cost_usd"])
-        .order_by()
-    )
-    for item in values:
-        slug = _slug(group_by, item)
-        target = series.get(slug) if slug in wanted else other
-        target[position[item["day"]]] += item["cost"]
+    series = {row.slug: [Decimal(0)] * len(days) for row in groups}
+    if groups:
+        rollup = rollup_for(user, group_by, filters, start, end, by_day=True)
+        group_values = _group_values(group_by, rollup.group_column)
+        values = (
+            _only(rollup, group_by, groups)
+            .annotate(**group_values)
+            .values("day", *group_values)
+            .annotate(cost=SUMS["cost_usd"])
+            .order_by()
+        )
+        for item in values:
+            slug = _slug(group_by, item)
+            if slug in series:
+                series[slug][position[item["day"]]] += item["cost"]
+    totals = daily_costs(user, start, end, filters)
+    other = [
+        totals.get(day, Decimal(0)) - sum(cost[index] for cost in series.values())
+        for index, day in enumerate(days)
+    ]
     return days, series, other
 
 
-def _grouped(spend, group_by: str) -> list[SpendRow]:
-    group_values = _group_values(group_by)
-    groups = (
-        spend.annotate(**group_values).values(*group_values).annotate(**SUMS).order_by()
-    )
-    groups = list(groups)
+def _only(rollup: Rollup, group_by: str, groups):
+    """The rollup's rows that belong to one of ``groups``."""
+    column = rollup.group_column[group_by]
+    wanted, unknown_keys, with_none = set(), set(), False
+    for row in groups:
+        value = row.slug.split(":", 1)[1]
+        if group_by == "key" and row.group_id is None:
+            vendor, vendor_key_id = value.split(":", 1)
+            unknown_keys.add((vendor, vendor_key_id))
+        elif group_by in ID_FILTERS:
+            if value:
+                wanted.add(int(value))
+            else:
+                with_none = True
+        else:
+            wanted.add(date.fromisoformat(value) if group_by == "day" else value)
+    match = Q(**{f"{column}__in": wanted})
+    if with_none:
+        match |= Q(**{f"{column}__isnull": True})
+    for vendor, vendor_key_id in unknown_keys:
+        match |= Q(key=None, vendor=vendor, vendor_key_id=vendor_key_id)
+    return rollup.rows.filter(match)
+
+
+def _grouped(rollup: Rollup, group_by: str) -> list[SpendRow]:
+    group_values = _group_values(group_by, rollup.group_column)
+    groups = [
+        item
+        for part in rollup.parts
+        for item in part.annotate(**group_values)
+        .values(*group_values)
+        .annotate(**SUMS)
+        .order_by()
+    ]
     names = _display_names(group_by, groups)
-    rows = []
+    rows = {}
     for item in groups:
         slug = _slug(group_by, item)
-        group, group_id = names(item)
-        rows.append(
-            SpendRow(
-                group=group,
-                group_id=group_id,
-                slug=slug,
-                **{name: item[name] for name in SUMS},
-            )
+        row = SpendRow(
+            group="",
+            group_id=None,
+            slug=slug,
+            **{name: item[name] for name in SUMS},
         )
-    return rows
+        if slug in rows:
+            rows[slug].add(row)
+        else:
+            row.group, row.group_id = names(item)
+            rows[slug] = row
+    return list(rows.values())
 
 
-def _group_values(group_by: str) -> dict:
+def _group_values(group_by: str, column: dict) -> dict:
     """The annotations a group-by groups on, each named ``g_*``."""
-    values = {"g_value": F(GROUP_COLUMN[group_by])}
+    values = {"g_value": F(column[group_by])}
     if group_by == "key":
         # A vault key groups all its vendor ids (rotations); usage on an unknown
         # key groups by the vendor's id for it.

@@ -18,6 +18,9 @@ from apps.spend.report import SpendFilters, daily_costs, spend_report
 from console.htmx import render_page
 
 TOP = 5
+# The explorer's table stops here (a page of 2,000 keys helps nobody); the rest are
+# summed in one line, and the CSV and JSON hold every row.
+TABLE_ROWS = 100
 
 
 @login_required
@@ -82,14 +85,22 @@ def explorer(request):
         report = spend_report(
             user, query.start, query.end, query.group_by, query.filters
         )
+        shown, rest = report.rows[:TABLE_ROWS], report.rows[TABLE_ROWS:]
         context |= {
             "report": report,
-            "rows": [(row, report.share(row)) for row in report.rows],
+            "rows": [(row, report.share(row)) for row in shown],
+            "rest": _rest(rest),
             "chart": stacked_chart(user, report),
             "csv_url": _api_url(query, format="csv"),
             "json_url": _api_url(query),
         }
     return render_page(request, "spend/explorer.html", context, partial="results")
+
+
+def _rest(rows) -> dict | None:
+    if not rows:
+        return None
+    return {"count": len(rows), "cost_usd": sum((r.cost_usd for r in rows), Decimal(0))}
 
 
 def _initial(query: SpendQuery) -> dict:

@@ -18,6 +18,7 @@ from django.db import transaction
 
 from apps.connectors.models import Connection
 from apps.connectors.vendors import Connector
+from apps.usage import rollups
 from apps.usage.models import BalanceSnapshot, DailySpend
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def rederive(connection: Connection, days: list[date]) -> int:
     ).delete()
     rows = [_row(connection, day, spend[day]) for day in sorted(days) if day in spend]
     DailySpend.objects.bulk_create(rows)
+    rollups.refresh_summaries(connection, days)
     return len(rows)
 
 

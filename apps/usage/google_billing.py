@@ -23,6 +23,7 @@ from apps.accounts.services import require_admin
 from apps.audit.services import Actor, record
 from apps.catalog.names import normalize_model_name
 from apps.connectors.models import Connection
+from apps.usage import rollups
 from apps.usage.attribution import key_ids_by_vendor_key_id
 from apps.usage.models import DailySpend
 from apps.vault.models import Vendor
@@ -152,6 +153,7 @@ def import_billing_export(actor: Actor, connection: Connection, fileobj) -> dict
                 vendor_project_id__in=projects,
             ).delete()
         DailySpend.objects.bulk_create(rows)
+        rollups.refresh_summaries(connection, covered)
         summary = _summary(rows, covered, currency, skipped)
         record(
             actor,

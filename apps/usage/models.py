@@ -3,6 +3,7 @@
 from django.db import models
 
 from apps.connectors.models import Connection
+from apps.projects.models import Environment
 from apps.vault.models import VendorKey
 
 TOKENS = {"default": 0}
@@ -113,6 +114,86 @@ class DailySpend(models.Model):
             models.Index(fields=["day", "key"]),
             models.Index(fields=["vendor_key_id", "day"]),
         ]
+
+    def __str__(self):
+        return f"{self.day} {self.vendor} {self.model or 'derived'}"
+
+
+class MonthlySpend(models.Model):
+    """``DailySpend`` summed per calendar month: what views by key read for whole
+    months, so a month of a large organization is one row per key and model
+    rather than thirty. Rebuilt from ``DailySpend`` by ``rollups.refresh_months``
+    in the transaction that changed the month's daily rows.
+    """
+
+    month = models.DateField(help_text="The month's first day.")
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="monthly_spend"
+    )
+    vendor = models.CharField(max_length=32)
+    vendor_key_id = models.CharField(max_length=200, blank=True)
+    vendor_project_id = models.CharField(max_length=200, blank=True)
+    key = models.ForeignKey(
+        VendorKey,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="monthly_spend",
+    )
+    model = models.CharField(max_length=200, blank=True)
+    derived = models.BooleanField(default=False)
+    uncached_input = models.BigIntegerField(**TOKENS)
+    cache_read = models.BigIntegerField(**TOKENS)
+    cache_write = models.BigIntegerField(**TOKENS)
+    output = models.BigIntegerField(**TOKENS)
+    requests = models.BigIntegerField(**TOKENS)
+    cost_usd = models.DecimalField(**MONEY, null=True, blank=True, default=0)
+    unpriced_tokens = models.BigIntegerField(**TOKENS)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["month", "key"]),
+            models.Index(fields=["connection", "month"]),
+        ]
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} {self.vendor} {self.model or 'derived'}"
+
+
+class ScopeSpend(models.Model):
+    """Usage per UTC day, connection, environment and model, without the keys.
+
+    The spend pages read this coarser rollup whenever a view neither groups nor
+    filters by key: an organization has many keys per environment and model, so a
+    day here is a fraction of its ``DailySpend`` rows. It is always rebuilt from
+    ``DailySpend`` (see ``rollups.refresh_summaries``), in the transaction that changed
+    those rows. The environment is the key's; usage on no vault key has none.
+    """
+
+    day = models.DateField()
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="scope_spend"
+    )
+    vendor = models.CharField(max_length=32)
+    environment = models.ForeignKey(
+        Environment,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="scope_spend",
+    )
+    model = models.CharField(max_length=200, blank=True)
+    derived = models.BooleanField(default=False)
+    uncached_input = models.BigIntegerField(**TOKENS)
+    cache_read = models.BigIntegerField(**TOKENS)
+    cache_write = models.BigIntegerField(**TOKENS)
+    output = models.BigIntegerField(**TOKENS)
+    requests = models.BigIntegerField(**TOKENS)
+    cost_usd = models.DecimalField(**MONEY, null=True, blank=True, default=0)
+    unpriced_tokens = models.BigIntegerField(**TOKENS)
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "environment"])]
 
     def __str__(self):
         return f"{self.day} {self.vendor} {self.model or 'derived'}"

@@ -19,6 +19,7 @@ from apps.connectors.rows import CreatedKey
 from apps.connectors.services import open_connector
 from apps.connectors.vendors import CONNECTORS, ConnectorError
 from apps.projects.models import Project
+from apps.usage import rollups
 from apps.usage.models import InventoryKey
 from apps.vault import crypto, keyformats
 from apps.vault.models import KeyStatus, KeyVersion, Secret, Vendor, VendorKey
@@ -212,7 +213,13 @@ def update_key(actor: Actor, key: VendorKey, **fields) -> VendorKey:
         check_connection(key.vendor, fields["connection"])
     if "allowed_models" in fields:
         fields["allowed_models"] = list(fields["allowed_models"])
-    return save_changes(actor, key, "key.updated", fields)
+    environment_before = key.environment_id
+    with transaction.atomic():
+        key = save_changes(actor, key, "key.updated", fields)
+        if key.environment_id != environment_before:
+            # Spend kept per environment follows the key's whole history there.
+            rollups.refresh_key_summaries([key.pk])
+    return key
 
 
 def elevate(actor: Actor, key: VendorKey, password: str) -> datetime:

@@ -173,3 +173,24 @@ def test_the_explorer_reads_a_fixed_number_of_queries(
                 end=FIRST_DAY + timedelta(days=4),
                 group_by=group_by,
             )
+
+
+def test_a_long_table_ends_in_one_line_for_the_rest(
+    spend_world, client_as, monkeypatch
+):
+    monkeypatch.setattr("apps.spend.views.TABLE_ROWS", 2)
+    page = explorer(
+        client_as("finance"),
+        start=FIRST_DAY,
+        end=FIRST_DAY + timedelta(days=4),
+        group_by="key",
+    )
+
+    table = page.split('id="spend-table"')[1]
+    # Six keys spent: the two largest are shown, the other four summed.
+    assert table.count("<tr>") == 1 + 2 + 1
+    rest = table.split('id="spend-rest"')[1].split("</tr>")[0]
+    assert "4 more" in rest
+    # Shown: search claude 3.383333, search 2.25. The rest: pay stage 1.50,
+    # key_nobody 0.75, pay prod 0.036645, apikey_nobody 0.000123.
+    assert "$2.29" in rest

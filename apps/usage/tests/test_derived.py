@@ -13,6 +13,7 @@ from apps.audit.services import Actor
 from apps.connectors import services
 from apps.connectors.simulator.server import running_simulator
 from apps.connectors.vendors import CONNECTORS
+from apps.spend.report import spend_report
 from apps.usage.derived import sync_balance
 from apps.usage.models import BalanceSnapshot, DailySpend
 from apps.vault.tests.factories import make_secret
@@ -123,6 +124,10 @@ def test_setting_a_usd_rate_later_converts_the_spend_already_derived(admin, conn
     services.update_connection(Actor(admin), connection, usd_per_unit=Decimal("0.14"))
 
     assert spend(connection) == {NOV_1: (Decimal("9.5"), "CNY", Decimal("1.33"))}
+    report = spend_report(admin, NOV_1, NOV_1 + timedelta(days=1), "vendor")
+    assert [(row.group, row.cost_usd) for row in report.rows] == [
+        ("deepseek", Decimal("1.33"))
+    ]
 
 
 def test_spend_across_midnight_is_split_in_proportion_to_time(connection):

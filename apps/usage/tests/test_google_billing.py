@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from apps.audit.models import AuditEvent
 from apps.audit.services import Actor
 from apps.connectors import services
+from apps.spend.report import spend_report
 from apps.usage.google_billing import import_billing_export, model_from_sku
 from apps.usage.models import DailySpend
 from apps.vault.tests.factories import make_key, make_secret
@@ -219,6 +220,14 @@ def test_spend_is_attributed_to_the_key_registered_for_the_project(admin, google
     assert {row.vendor_project_id: row.key_id for row in rows} == {
         "pay-prod": key.pk,
         "search-dev": None,
+    }
+    # The spend pages read it per environment too.
+    by_environment = spend_report(
+        admin, NOV_1, NOV_2 + timedelta(days=1), "environment"
+    )
+    assert {row.group_id: row.cost_usd for row in by_environment.rows} == {
+        key.environment_id: Decimal("3.83"),
+        None: Decimal("1.00"),
     }
 
 
