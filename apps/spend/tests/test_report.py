@@ -178,14 +178,17 @@ def test_an_engineer_filtering_on_another_team_gets_nothing(spend_world, enginee
     assert report.total.cost_usd == 0
 
 
-def test_a_report_takes_two_queries_whatever_the_group(
+def test_a_report_takes_at_most_two_queries_whatever_the_group(
     spend_world, finance, django_assert_num_queries
 ):
-    for group_by in ("team", "key", "environment"):
+    # The sums, then the names of the teams or environments.
+    for group_by in ("team", "environment"):
         with django_assert_num_queries(2):
             spend_report(finance, START, END, group_by)
-    with django_assert_num_queries(1):
-        spend_report(finance, START, END, "model")
+    # Keys are named in the query that sums them.
+    for group_by in ("key", "model"):
+        with django_assert_num_queries(1):
+            spend_report(finance, START, END, group_by)
 
 
 # The API: the same figures as JSON and CSV, with the same permissions.
