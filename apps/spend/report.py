@@ -209,6 +209,9 @@ def rollup_for(
     if not months:
         return Rollup((daily.filter(day__gte=start, day__lt=end),), GROUP_COLUMN)
     monthly = filters.apply(visible_monthly_spend(user)).filter(month__in=months)
+    # Known cost: the days around the whole months are read per key and day, up to
+    # a month of them for a period that starts mid-month (see BENCHMARKS.md); a
+    # rollup per week would bound them to six days at each end.
     covered_from, covered_to = months[0], _next_month(months[-1])
     edges = [(start, covered_from), (covered_to, end)]
     days = [Q(day__gte=first, day__lt=last) for first, last in edges if first < last]
