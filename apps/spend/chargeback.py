@@ -18,8 +18,8 @@ from django.db.models.functions import Coalesce
 
 from apps.accounts.models import Team
 from apps.connectors.models import Connection
-from apps.spend.query import month_start, next_month, today
-from apps.spend.report import vendor_label
+from apps.spend.query import month_start, today
+from apps.spend.report import next_month, vendor_label
 from apps.spend.serialize import money
 from apps.usage.models import DailySpend, ReportedCost
 

@@ -15,8 +15,7 @@ from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.http import StreamingHttpResponse
 
-from apps.spend.query import next_month
-from apps.spend.report import vendor_label, visible_spend
+from apps.spend.report import next_month, vendor_label, visible_spend
 
 VERSION = "1.0"
 # The columns FOCUS 1.0 requires and the conditional and recommended ones that

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from apps.spend.query import month_start, next_month
+from apps.spend.query import month_start
+from apps.spend.report import next_month
 
 HISTORY_DAYS = 28
 METHOD = (

@@ -42,10 +42,6 @@ def month_start(day: date) -> date:
     return day.replace(day=1)
 
 
-def next_month(day: date) -> date:
-    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
-
-
 def parse_spend_query(params, default_group: str = "team") -> SpendQuery:
     """A SpendQuery from a QueryDict; raises ValidationError naming what is wrong.
 

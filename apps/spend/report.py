@@ -156,29 +156,25 @@ def visible_spend(user):
     Engineers see their teams' keys only; usage on keys nobody registered belongs
     to no team, so it is theirs to see only through an admin or finance.
     """
-    spend = DailySpend.objects.all()
-    if not user.sees_everything:
-        projects = Project.objects.filter(team__memberships__user=user)
-        spend = spend.filter(key__project__in=projects.values("pk"))
-    return spend
+    return _visible(DailySpend, user, "key__project__in")
 
 
 def visible_monthly_spend(user):
     """``visible_spend`` on the monthly rollup."""
-    spend = MonthlySpend.objects.all()
-    if not user.sees_everything:
-        projects = Project.objects.filter(team__memberships__user=user)
-        spend = spend.filter(key__project__in=projects.values("pk"))
-    return spend
+    return _visible(MonthlySpend, user, "key__project__in")
 
 
 def visible_scope_spend(user):
     """``visible_spend`` on the per-environment rollup."""
-    spend = ScopeSpend.objects.all()
+    return _visible(ScopeSpend, user, "environment__project__in")
+
+
+def _visible(rollup, user, projects_lookup: str):
+    rows = rollup.objects.all()
     if not user.sees_everything:
         projects = Project.objects.filter(team__memberships__user=user)
-        spend = spend.filter(environment__project__in=projects.values("pk"))
-    return spend
+        rows = rows.filter(**{projects_lookup: projects.values("pk")})
+    return rows
 
 
 @dataclass(frozen=True)
@@ -212,7 +208,7 @@ def rollup_for(
     # Known cost: the days around the whole months are read per key and day, up to
     # a month of them for a period that starts mid-month (see BENCHMARKS.md); a
     # rollup per week would bound them to six days at each end.
-    covered_from, covered_to = months[0], _next_month(months[-1])
+    covered_from, covered_to = months[0], next_month(months[-1])
     edges = [(start, covered_from), (covered_to, end)]
     days = [Q(day__gte=first, day__lt=last) for first, last in edges if first < last]
     if not days:
@@ -227,17 +223,18 @@ def whole_months(start: date, end: date) -> list[date]:
     is dated after today (UTC), so this month to date is the whole month so far.
     """
     today = timezone.now().date()
-    month = start if start.day == 1 else _next_month(start)
+    month = start if start.day == 1 else next_month(start)
     months = []
     while month < end:
-        following = _next_month(month)
+        following = next_month(month)
         if following <= end or (month <= today < following and end > today):
             months.append(month)
         month = following
     return months
 
 
-def _next_month(day: date) -> date:
+def next_month(day: date) -> date:
+    """The first day of the month after ``day``'s."""
     return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
 
 

@@ -61,7 +61,33 @@ class UsageBucket(models.Model):
         return f"{self.connection_id} {self.start:%Y-%m-%d %H:%M} {self.model}"
 
 
-class DailySpend(models.Model):
+class SpendFigures(models.Model):
+    """The sums every spend rollup keeps, whatever it is grouped by."""
+
+    uncached_input = models.BigIntegerField(**TOKENS)
+    cache_read = models.BigIntegerField(**TOKENS)
+    cache_write = models.BigIntegerField(**TOKENS)
+    output = models.BigIntegerField(**TOKENS)
+    requests = models.BigIntegerField(**TOKENS)
+    # None only for derived spend in a currency with no USD rate set.
+    cost_usd = models.DecimalField(**MONEY, null=True, blank=True, default=0)
+    unpriced_tokens = models.BigIntegerField(**TOKENS)
+
+    FIGURES = (
+        "uncached_input",
+        "cache_read",
+        "cache_write",
+        "output",
+        "requests",
+        "cost_usd",
+        "unpriced_tokens",
+    )
+
+    class Meta:
+        abstract = True
+
+
+class DailySpend(SpendFigures):
     """Usage per connection, vendor key, model and UTC day: what dashboards read.
 
     Rows with ``derived`` set come from balance changes or a billing export rather
@@ -85,14 +111,6 @@ class DailySpend(models.Model):
     )
     model = models.CharField(max_length=200, blank=True)
     derived = models.BooleanField(default=False)
-    uncached_input = models.BigIntegerField(**TOKENS)
-    cache_read = models.BigIntegerField(**TOKENS)
-    cache_write = models.BigIntegerField(**TOKENS)
-    output = models.BigIntegerField(**TOKENS)
-    requests = models.BigIntegerField(**TOKENS)
-    # None only for derived spend in a currency with no USD rate set.
-    cost_usd = models.DecimalField(**MONEY, null=True, blank=True, default=0)
-    unpriced_tokens = models.BigIntegerField(**TOKENS)
     amount = models.DecimalField(**MONEY, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
 
@@ -119,10 +137,10 @@ class DailySpend(models.Model):
         return f"{self.day} {self.vendor} {self.model or 'derived'}"
 
 
-class MonthlySpend(models.Model):
+class MonthlySpend(SpendFigures):
     """``DailySpend`` summed per calendar month: what views by key read for whole
     months, so a month of a large organization is one row per key and model
-    rather than thirty. Rebuilt from ``DailySpend`` by ``rollups.refresh_months``
+    rather than thirty. Rebuilt from ``DailySpend`` by ``rollups.refresh_summaries``
     in the transaction that changed the month's daily rows.
     """
 
@@ -142,13 +160,6 @@ class MonthlySpend(models.Model):
     )
     model = models.CharField(max_length=200, blank=True)
     derived = models.BooleanField(default=False)
-    uncached_input = models.BigIntegerField(**TOKENS)
-    cache_read = models.BigIntegerField(**TOKENS)
-    cache_write = models.BigIntegerField(**TOKENS)
-    output = models.BigIntegerField(**TOKENS)
-    requests = models.BigIntegerField(**TOKENS)
-    cost_usd = models.DecimalField(**MONEY, null=True, blank=True, default=0)
-    unpriced_tokens = models.BigIntegerField(**TOKENS)
 
     class Meta:
         indexes = [
@@ -160,14 +171,15 @@ class MonthlySpend(models.Model):
         return f"{self.month:%Y-%m} {self.vendor} {self.model or 'derived'}"
 
 
-class ScopeSpend(models.Model):
+class ScopeSpend(SpendFigures):
     """Usage per UTC day, connection, environment and model, without the keys.
 
     The spend pages read this coarser rollup whenever a view neither groups nor
     filters by key: an organization has many keys per environment and model, so a
     day here is a fraction of its ``DailySpend`` rows. It is always rebuilt from
-    ``DailySpend`` (see ``rollups.refresh_summaries``), in the transaction that changed
-    those rows. The environment is the key's; usage on no vault key has none.
+    ``DailySpend`` (see ``rollups.refresh_summaries``), in the transaction that
+    changed those rows. The environment is the key's; usage on no vault key has
+    none.
     """
 
     day = models.DateField()
@@ -184,13 +196,6 @@ class ScopeSpend(models.Model):
     )
     model = models.CharField(max_length=200, blank=True)
     derived = models.BooleanField(default=False)
-    uncached_input = models.BigIntegerField(**TOKENS)
-    cache_read = models.BigIntegerField(**TOKENS)
-    cache_write = models.BigIntegerField(**TOKENS)
-    output = models.BigIntegerField(**TOKENS)
-    requests = models.BigIntegerField(**TOKENS)
-    cost_usd = models.DecimalField(**MONEY, null=True, blank=True, default=0)
-    unpriced_tokens = models.BigIntegerField(**TOKENS)
 
     class Meta:
         indexes = [models.Index(fields=["day", "environment"])]

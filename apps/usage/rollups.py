@@ -11,18 +11,15 @@ from django.db.models.functions import Coalesce, TruncDate
 
 from apps.connectors.models import Connection
 from apps.usage.attribution import key_ids_by_vendor_key_id
-from apps.usage.models import DailySpend, MonthlySpend, ScopeSpend, UsageBucket
+from apps.usage.models import (
+    DailySpend,
+    MonthlySpend,
+    ScopeSpend,
+    SpendFigures,
+    UsageBucket,
+)
 
 BATCH = 5000
-SCOPE_SUMS = (
-    "uncached_input",
-    "cache_read",
-    "cache_write",
-    "output",
-    "requests",
-    "cost_usd",
-    "unpriced_tokens",
-)
 ALL_TOKENS = (
     F("uncached_input")
     + F("cache_read")
@@ -96,10 +93,15 @@ def _refresh_in_python(connection, days, first, last, key_ids) -> int:
         )
         for group in groups.iterator(chunk_size=BATCH)
     )
+    return _create_in_batches(DailySpend, rows)
+
+
+def _create_in_batches(model, rows) -> int:
+    """Insert ``rows`` (an iterator) in slices, so a day of a large organization
+    never sits in memory at once; return how many there were."""
     written = 0
-    # In slices, so a day of a large organization never sits in memory at once.
     while chunk := list(islice(rows, BATCH)):
-        DailySpend.objects.bulk_create(chunk)
+        model.objects.bulk_create(chunk)
         written += len(chunk)
     return written
 
@@ -177,7 +179,7 @@ def rebuild_scopes(daily_model, scope_model, connection_id: int, days) -> int:
     groups = (
         daily_model.objects.filter(**where)
         .values("day", "vendor", "key__environment_id", "model", "derived")
-        .annotate(**{f"sum_{name}": Sum(name) for name in SCOPE_SUMS})
+        .annotate(**{f"sum_{name}": Sum(name) for name in SpendFigures.FIGURES})
         .order_by()
     )
     rows = (
@@ -188,15 +190,11 @@ def rebuild_scopes(daily_model, scope_model, connection_id: int, days) -> int:
             environment_id=group["key__environment_id"],
             model=group["model"],
             derived=group["derived"],
-            **{name: group[f"sum_{name}"] for name in SCOPE_SUMS},
+            **{name: group[f"sum_{name}"] for name in SpendFigures.FIGURES},
         )
         for group in groups.iterator(chunk_size=BATCH)
     )
-    written = 0
-    while chunk := list(islice(rows, BATCH)):
-        scope_model.objects.bulk_create(chunk)
-        written += len(chunk)
-    return written
+    return _create_in_batches(scope_model, rows)
 
 
 # Standard SQL, the same on PostgreSQL and SQLite; only names from the models are
